@@ -1,0 +1,1 @@
+"""Catalogue importers: every format becomes ``ProcedureRecord`` rows upserted by code."""

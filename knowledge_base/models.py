@@ -1,0 +1,144 @@
+"""Catalogue and FAQ tables (SQLAlchemy 2, portable between SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Channel(str, enum.Enum):
+    """How a dossier can be submitted."""
+
+    IN_PERSON = "truc_tiep"
+    ONLINE = "truc_tuyen"
+    POST = "buu_chinh"
+
+    @property
+    def label(self) -> str:
+        return {"truc_tiep": "Trực tiếp", "truc_tuyen": "Trực tuyến", "buu_chinh": "Bưu chính"}[
+            self.value
+        ]
+
+
+class FaqStatus(str, enum.Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class Procedure(Base):
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(255), default="", index=True)
+    levels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    implementing_agency: Mapped[str] = mapped_column(Text, default="")
+    competent_agency: Mapped[str] = mapped_column(Text, default="")
+    receiving_address: Mapped[str] = mapped_column(Text, default="")
+    target_group: Mapped[str] = mapped_column(Text, default="")
+    steps: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[list[str]] = mapped_column(JSON, default=list)
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(64), default="")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    channels: Mapped[list[ProcedureChannel]] = relationship(
+        back_populates="procedure",
+        cascade="all, delete-orphan",
+        order_by="ProcedureChannel.position",
+        lazy="selectin",
+    )
+    documents: Mapped[list[ProcedureDocument]] = relationship(
+        back_populates="procedure",
+        cascade="all, delete-orphan",
+        order_by="ProcedureDocument.position",
+        lazy="selectin",
+    )
+
+
+class ProcedureChannel(Base):
+    """One submission channel with its own time limit and fee, as the portal tabulates them."""
+
+    __tablename__ = "procedure_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[Channel] = mapped_column(
+        Enum(Channel, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    time_limit_text: Mapped[str] = mapped_column(Text, default="")
+    time_limit_value: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    time_limit_unit: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fee_text: Mapped[str] = mapped_column(Text, default="")
+    fee_vnd: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fee_free: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    procedure: Mapped[Procedure] = relationship(back_populates="channels")
+
+
+class ProcedureDocument(Base):
+    __tablename__ = "procedure_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(Text)
+    originals: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    copies: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    form: Mapped[str] = mapped_column(Text, default="")
+
+    procedure: Mapped[Procedure] = relationship(back_populates="documents")
+
+
+class FaqEntry(Base):
+    __tablename__ = "faq_entries"
+    __table_args__ = (Index("ix_faq_entries_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[FaqStatus] = mapped_column(
+        Enum(FaqStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=FaqStatus.DRAFT,
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

