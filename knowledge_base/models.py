@@ -28,7 +28,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     """How a dossier can be submitted."""
 
     IN_PERSON = "truc_tiep"
@@ -42,7 +42,7 @@ class Channel(str, enum.Enum):
         ]
 
 
-class FaqStatus(str, enum.Enum):
+class FaqStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
 
@@ -135,7 +135,9 @@ class FaqEntry(Base):
     procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[FaqStatus] = mapped_column(
-        Enum(FaqStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            FaqStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
         default=FaqStatus.DRAFT,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -45,7 +45,10 @@ def _result_text(text: str) -> str:
 def from_dvc(row: dict[str, Any]) -> ProcedureRecord:
     channels = [
         ChannelRecord(
-            channel=r.channel, time_limit=r.time_limit_text, fee=r.fee_text, description=r.description
+            channel=r.channel,
+            time_limit=r.time_limit_text,
+            fee=r.fee_text,
+            description=r.description,
         )
         for r in parse_channels(str(row.get("cach_thuc_thuc_hien") or ""))
     ]
@@ -122,9 +125,7 @@ def from_bqp(row: dict[str, Any]) -> ProcedureRecord:
                 form=form if re.search(r"\.(docx?|pdf|xlsx?)$", form, re.I) else "",
             )
         )
-    legal = [
-        _clean(item.get("trich_yeu")) for item in tables.get("can_cu_phap_ly") or []
-    ]
+    legal = [_clean(item.get("trich_yeu")) for item in tables.get("can_cu_phap_ly") or []]
     code = _clean(row.get("thu_tuc_id") or meta.get("mã_thủ_tục"))
     return ProcedureRecord(
         code=code,

@@ -21,7 +21,8 @@ _TIME_UNITS = {
 _UNIT_ALTERNATION = "|".join(sorted(_TIME_UNITS, key=len, reverse=True))
 TIME_RE = re.compile(rf"(\d+(?:[.,]\d+)?)\s*({_UNIT_ALTERNATION})\b")
 _MONEY_RE = re.compile(
-    r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:/\s*\w+\s*)?(?:viet nam dong|dong|vnd|vnđ|d\b)", re.IGNORECASE
+    r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:/\s*\w+\s*)?(?:viet nam dong|dong|vnd|vnđ|d\b)",
+    re.IGNORECASE,
 )
 _FREE_RE = re.compile(r"\b(mien phi|khong thu phi|khong mat phi|khong phai nop)\b|^0 dong")
 
@@ -66,7 +67,7 @@ def parse_money(text: str) -> int | None:
 def parse_fee(text: str) -> Fee | None:
     """Fee amount and free flag; ``None`` when the text states nothing ("Không có thông tin")."""
     folded = fold_accents(normalize_text(text))
-    if not folded or folded.startswith("khong co thong tin") and not re.search(r"\d", folded):
+    if not folded or (folded.startswith("khong co thong tin") and not re.search(r"\d", folded)):
         return None
     amount = parse_money(text)
     if amount == 0:

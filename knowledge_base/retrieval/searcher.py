@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knowledge_base.retrieval.documents import SearchDocument
 from knowledge_base.retrieval.embedder import Embedder
 from knowledge_base.retrieval.index import SearchIndex
-from knowledge_base.retrieval.documents import SearchDocument
 from knowledge_base.text.normalize import has_accents, strip_fillers
 from knowledge_base.text.synonyms import expand_synonyms
 from knowledge_base.text.tokens import content_syllables, lexical_tokens
@@ -97,7 +97,9 @@ class HybridSearcher:
         for doc in order:
             title_syllables = content_syllables(documents[doc].title)
             coverage = (
-                len(query_syllables & title_syllables) / len(query_syllables) if query_syllables else 0.0
+                len(query_syllables & title_syllables) / len(query_syllables)
+                if query_syllables
+                else 0.0
             )
             hits.append(
                 Hit(

@@ -51,7 +51,8 @@ class AccentRestorer:
         self._unigrams["<s>"] = 1
         self._total = max(1, sum(self._unigrams.values()))
         self._candidates = {
-            folded: sorted(words, key=lambda w: -self._unigrams[w]) for folded, words in candidates.items()
+            folded: sorted(words, key=lambda w: -self._unigrams[w])
+            for folded, words in candidates.items()
         }
         return self
 

@@ -49,7 +49,9 @@ def has_accents(text: str) -> bool:
 @lru_cache(maxsize=1)
 def _filler_patterns() -> tuple[re.Pattern[str], ...]:
     raw = resources.files("knowledge_base.data").joinpath("fillers.txt").read_text("utf-8")
-    phrases = [normalize_text(line) for line in raw.splitlines() if line and not line.startswith("#")]
+    phrases = [
+        normalize_text(line) for line in raw.splitlines() if line and not line.startswith("#")
+    ]
     # Longest first so "cho tôi hỏi là" wins over "cho tôi hỏi".
     phrases.sort(key=len, reverse=True)
     patterns = []

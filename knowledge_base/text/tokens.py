@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pyvi import ViTokenizer
 
 from knowledge_base.text.normalize import fold_accents, has_accents, syllables
 
 STOP_SYLLABLES = frozenset(
-    "toi em minh chau ban a u o thi la ma va voi cua cho de duoc co khong gi nao the sao "
-    "nhu nhung cac mot hay hoac neu khi tai trong ve da dang se can phai muon hoi xin".split()
+    [
+        "toi",
+        "em",
+        "minh",
+        "chau",
+        "ban",
+        "a",
+        "u",
+        "o",
+        "thi",
+        "la",
+        "ma",
+        "va",
+        "voi",
+        "cua",
+        "cho",
+        "de",
+        "duoc",
+        "co",
+        "khong",
+        "gi",
+        "nao",
+        "the",
+        "sao",
+        "nhu",
+        "nhung",
+        "cac",
+        "mot",
+        "hay",
+        "hoac",
+        "neu",
+        "khi",
+        "tai",
+        "trong",
+        "ve",
+        "da",
+        "dang",
+        "se",
+        "can",
+        "phai",
+        "muon",
+        "hoi",
+        "xin",
+    ]
 )
 
 
@@ -22,7 +66,7 @@ def lexical_tokens(text: str) -> list[str]:
     words = syllables(text)
     folded = [fold_accents(w) for w in words]
     tokens = [w for w in folded if w not in STOP_SYLLABLES]
-    tokens += [f"{a}_{b}" for a, b in zip(folded, folded[1:], strict=False)]
+    tokens += [f"{a}_{b}" for a, b in itertools.pairwise(folded)]
     if words and has_accents(" ".join(words)):
         for word in ViTokenizer.tokenize(" ".join(words)).split():
             if word.count("_") >= 2:

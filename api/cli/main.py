@@ -1,0 +1,176 @@
+"""The ``hotline`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.settings import get_settings
+
+app = typer.Typer(
+    help="Tổng đài dịch vụ công: service, catalogue and evaluation tools.", no_args_is_help=True
+)
+kb_app = typer.Typer(help="Catalogue and search index.", no_args_is_help=True)
+eval_app = typer.Typer(help="Quality evaluation.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks against a running server.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+
+
+def _knowledge_base() -> KnowledgeBase:
+    from knowledge_base.db import migrate
+
+    kb = KnowledgeBase(get_settings())
+    migrate(kb.engine)
+    return kb
+
+
+@app.callback()
+def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Run the API (loads the sample catalogue into an empty database, builds the index)."""
+    import uvicorn
+
+    kb = _knowledge_base()
+    kb.warm_up(progress=True)  # build once here so workers only load it
+    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@kb_app.command("import")
+def kb_import(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[
+        str, typer.Option("--format", help="dvc | bqp | canonical | auto (detect per line)")
+    ] = "auto",
+    no_index: Annotated[bool, typer.Option("--no-index", help="skip rebuilding the index")] = False,
+) -> None:
+    """Import catalogue files (JSONL, optionally .gz); idempotent upserts by procedure code."""
+    from tqdm import tqdm
+
+    from knowledge_base.db import session_scope
+    from knowledge_base.importers.service import (
+        ImportReport,
+        import_records,
+        open_lines,
+        parse_lines,
+    )
+    from knowledge_base.parsing.coverage import coverage_report
+
+    if fmt not in {"dvc", "bqp", "canonical", "auto"}:
+        raise typer.BadParameter("--format must be dvc, bqp, canonical or auto")
+    source_format: Literal["dvc", "bqp", "canonical"] | None = None if fmt == "auto" else fmt  # type: ignore[assignment]
+    kb = _knowledge_base()
+    failed = False
+    for path in paths:
+        report = ImportReport(source=str(path))
+        with open_lines(path) as handle, session_scope(kb.engine) as session:
+            lines = iter(tqdm(handle, desc=path.name, unit=" lines"))
+            import_records(session, parse_lines(lines, source_format), report, path.name)
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        failed = failed or bool(report.rejected)
+    typer.echo(json.dumps(coverage_report(kb.engine), ensure_ascii=False, indent=2))
+    if not no_index:
+        kb.ensure_index(progress=True)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@kb_app.command("index")
+def kb_index(force: bool = False) -> None:
+    """Build the search index if it is missing or stale (or always with --force)."""
+    kb = _knowledge_base()
+    manifest = kb.ensure_index(force=force, progress=True).manifest
+    typer.echo(json.dumps(manifest.__dict__, indent=2))
+
+
+@app.command()
+def ask(
+    question: str, top_k: int = 5, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Ask one question and print the answer."""
+    from dataclasses import asdict
+
+    kb = _knowledge_base()
+    kb.warm_up()
+    result = kb.ask(question, top_k)
+    if as_json:
+        typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        return
+    typer.echo(result.answer)
+    for p in result.procedures:
+        typer.echo(f"  {p.score:.4f}  {p.code}  {p.name}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    questions: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")] = "jsonl",
+    strip_accents: bool = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recall@1/5/10, MRR@10, refusal accuracy and latency of ``ask`` over a question file."""
+    from knowledge_base.evaluation import evaluate, read_dvc_csv, read_faq_titles, read_jsonl
+
+    kb = _knowledge_base()
+    kb.ensure_index(progress=True)
+    if fmt == "dvc-csv":
+        items = read_dvc_csv(questions)
+    elif fmt == "jsonl":
+        items = read_jsonl(questions)
+    elif fmt == "faq-titles":
+        items = read_faq_titles(questions, kb.name_to_code())
+    else:
+        raise typer.BadParameter("--format must be dvc-csv, jsonl or faq-titles")
+    report = evaluate(kb, items, strip_accents=strip_accents)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            typer.echo(f"{key:>24}: {value}")
+
+
+@bench_app.command("ask")
+def bench_ask(
+    url: str = "http://127.0.0.1:8000",
+    requests: Annotated[int, typer.Option(help="requests per concurrency level")] = 400,
+    concurrency: Annotated[list[int], typer.Option(help="client counts")] = [1, 32],  # noqa: B006
+    questions: Annotated[Path | None, typer.Option(help="JSONL with a 'q' per line")] = None,
+) -> None:
+    """Latency (p50/p95) and throughput of POST /api/v1/ask against a running server."""
+    import asyncio
+
+    from api.cli.bench import default_questions, run_levels
+
+    texts = (
+        default_questions()
+        if questions is None
+        else [
+            json.loads(line)["q"]
+            for line in questions.read_text("utf-8").splitlines()
+            if line.strip()
+        ]
+    )
+    report = asyncio.run(run_levels(url, texts, requests, concurrency))
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    app()

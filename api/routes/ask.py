@@ -1,0 +1,26 @@
+"""POST /api/v1/ask — one question, one answer from the knowledge base."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import KnowledgeBaseDep
+from api.schemas import AskRequest, AskResponse
+
+router = APIRouter(prefix="/api/v1", tags=["ask"])
+
+
+@router.post("/ask", response_model=AskResponse, summary="Answer a citizen's question")
+async def ask(body: AskRequest, kb: KnowledgeBaseDep) -> AskResponse:
+    # Embedding, faiss and BM25 are CPU work: keep them off the event loop.
+    result = await run_in_threadpool(kb.ask, body.question, body.top_k)
+    return AskResponse(
+        answerable=result.answerable,
+        aspect=result.aspect,
+        answer=result.answer,
+        procedures=[asdict(p) for p in result.procedures],
+        faq=[asdict(f) for f in result.faq],
+    )

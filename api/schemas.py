@@ -1,0 +1,105 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+
+
+class AskRequest(BaseModel):
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    top_k: Annotated[int, Field(ge=1, le=20)] = 5
+
+    @field_validator("question")
+    @classmethod
+    def _readable_text(cls, value: str) -> str:
+        value = unicodedata.normalize("NFC", value).strip()
+        if not value:
+            raise ValueError("question is empty")
+        if any(unicodedata.category(c) in {"Cc", "Cs", "Co"} and c not in "\n\t" for c in value):
+            raise ValueError("question contains control or invalid characters")
+        if not any(c.isalnum() for c in value):
+            raise ValueError("question contains no letters or digits")
+        return value
+
+
+class ProcedureSummary(BaseModel):
+    code: str
+    name: str
+    score: float
+    level: str
+    agency: str
+    url: str
+
+
+class FaqSummary(BaseModel):
+    id: int
+    question: str
+    answer: str
+    procedure_codes: list[str]
+    score: float
+
+
+class AskResponse(BaseModel):
+    answerable: bool
+    aspect: str
+    answer: str
+    procedures: list[ProcedureSummary]
+    faq: list[FaqSummary]
+
+
+class ChannelOut(BaseModel):
+    channel: str
+    channel_label: str
+    time_limit_text: str
+    time_limit_value: float | None
+    time_limit_unit: str | None
+    fee_text: str
+    fee_vnd: int | None
+    fee_free: bool
+    description: str
+
+
+class DocumentOut(BaseModel):
+    name: str
+    originals: int | None
+    copies: int | None
+    form: str
+
+
+class ProcedureOut(BaseModel):
+    code: str
+    name: str
+    field: str
+    levels: list[str]
+    implementing_agency: str
+    competent_agency: str
+    receiving_address: str
+    target_group: str
+    steps: str
+    result: str
+    legal_basis: list[str]
+    conditions: str
+    source_url: str
+    channels: list[ChannelOut]
+    documents: list[DocumentOut]
+
+
+class ProcedureListItem(BaseModel):
+    code: str
+    name: str
+    field: str
+    levels: list[str]
+    agency: str
+    url: str
+
+
+class ProcedurePage(BaseModel):
+    items: list[ProcedureListItem]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,1 @@
+"""Procedure catalogue, FAQ and retrieval."""

