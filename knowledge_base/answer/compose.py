@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from knowledge_base.answer.aspect import Aspect
 from knowledge_base.models import Procedure, ProcedureChannel
 from knowledge_base.text.tokens import content_syllables
 
 MAX_FIELD_CHARS = 900
-
-
-@dataclass(frozen=True)
-class FaqAnswer:
-    question: str
-    answer: str
-    procedure_codes: tuple[str, ...]
 
 
 def _clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
@@ -172,7 +163,3 @@ def refusal(hotline_phone: str) -> str:
         "Xin lỗi, câu hỏi này nằm ngoài phạm vi thủ tục hành chính mà trợ lý tự động có thể trả lời. "
         f'Anh/chị vui lòng gọi tổng đài {hotline_phone} hoặc bấm "gặp nhân viên" để được tổng đài viên hỗ trợ.'
     )
-
-
-def faq_answer_text(faq: FaqAnswer) -> str:
-    return faq.answer.strip()

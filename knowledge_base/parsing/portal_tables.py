@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass, field
 
 from knowledge_base.models import Channel
-from knowledge_base.parsing.money_time import Fee, TimeLimit, parse_fee, parse_time_limit
+from knowledge_base.parsing.money_time import (
+    TIME_RE,
+    Fee,
+    TimeLimit,
+    parse_fee,
+    parse_time_limit,
+)
+from knowledge_base.text.normalize import fold_accents, normalize_text
 
 _CHANNEL_NAMES = {
     "Trực tiếp": Channel.IN_PERSON,
@@ -91,9 +98,6 @@ def parse_channel_row(channel: Channel, segment: str) -> ChannelRow:
 
 
 def parse_time_limit_in_prose(text: str) -> TimeLimit | None:
-    from knowledge_base.parsing.money_time import TIME_RE
-    from knowledge_base.text.normalize import fold_accents, normalize_text
-
     match = TIME_RE.search(fold_accents(normalize_text(text)))
     return parse_time_limit(match.group(0)) if match else None
 
