@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "xxx"})
@@ -30,10 +31,10 @@ class Settings(BaseSettings):
     embedder_model: str = ""
     embedder_query_prefix: str = "query: "
     embedder_passage_prefix: str = "passage: "
-    embedder_threads: int = 1
+    embedder_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
     embed_batch_size: int = 32
 
-    answerable_threshold: float = 0.5
+    answerable_threshold: float = 0.65  # benchmarks/answerable_threshold.py
     portal_url: str = (
         "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc="
     )

