@@ -22,6 +22,11 @@ class NotFoundError(ApiError):
     code = "not_found"
 
 
+class ForbiddenError(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
 class NotReadyError(ApiError):
     status_code = 503
     code = "not_ready"

@@ -10,22 +10,58 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import ask, health, procedures
+from api.routes import ask, chat, health, procedures, rasa_webhook, staff
+from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
+from nlu.actions import ActionServer
+from nlu.chat import ChatService, DialogueEngine, OfflineDialogue, RasaRestClient
+from nlu.dossiers import (
+    FailureLimiter,
+    MemoryFailureLimiter,
+    RedisFailureLimiter,
+    load_sample_if_empty,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
+def _limiter(settings: Settings) -> FailureLimiter:
+    if settings.redis_url:
+        return RedisFailureLimiter(
+            settings.redis_url, settings.dossier_max_failures, settings.dossier_failure_window_s
+        )
+    return MemoryFailureLimiter(settings.dossier_max_failures, settings.dossier_failure_window_s)
+
+
+def _seed_sample_dossiers(kb: KnowledgeBase) -> None:
+    with session_scope(kb.engine) as session:
+        load_sample_if_empty(session)
+
+
+def create_app(
+    settings: Settings | None = None,
+    kb: KnowledgeBase | None = None,
+    dialogue: DialogueEngine | None = None,
+) -> FastAPI:
     knowledge_base = kb or KnowledgeBase(settings or get_settings())
+    config = knowledge_base.settings
+    rasa = dialogue or (
+        RasaRestClient(config.rasa_url, config.rasa_timeout_s)
+        if config.rasa_url
+        else OfflineDialogue()
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(knowledge_base.warm_up)
+        if config.load_sample_if_empty:
+            await run_in_threadpool(_seed_sample_dossiers, knowledge_base)
         app.state.ready = True
         logger.info("api.ready")
         yield
+        if isinstance(rasa, RasaRestClient):
+            await rasa.aclose()
 
     app = FastAPI(
         title="Tổng đài dịch vụ công — API",
@@ -35,8 +71,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     )
     app.state.kb = knowledge_base
     app.state.ready = False
+    app.state.chat = ChatService(knowledge_base, knowledge_base.engine, rasa)
+    app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ask.router)
     app.include_router(procedures.router)
+    app.include_router(chat.router)
+    app.include_router(staff.router)
+    app.include_router(rasa_webhook.router)
     return app

@@ -3,28 +3,74 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 MAX_QUESTION_CHARS = 2000
 
 
+def readable_text(value: str) -> str:
+    """NFC, trimmed, with letters or digits and no control characters; else a clear error."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise ValueError("text is empty")
+    if any(unicodedata.category(c) in {"Cc", "Cs", "Co"} and c not in "\n\t" for c in value):
+        raise ValueError("text contains control or invalid characters")
+    if not any(c.isalnum() for c in value):
+        raise ValueError("text contains no letters or digits")
+    return value
+
+
+CitizenText = Annotated[
+    str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(readable_text)
+]
+
+
 class AskRequest(BaseModel):
-    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    question: CitizenText
     top_k: Annotated[int, Field(ge=1, le=20)] = 5
 
-    @field_validator("question")
-    @classmethod
-    def _readable_text(cls, value: str) -> str:
-        value = unicodedata.normalize("NFC", value).strip()
-        if not value:
-            raise ValueError("question is empty")
-        if any(unicodedata.category(c) in {"Cc", "Cs", "Co"} and c not in "\n\t" for c in value):
-            raise ValueError("question contains control or invalid characters")
-        if not any(c.isalnum() for c in value):
-            raise ValueError("question contains no letters or digits")
-        return value
+
+class ChatRequest(BaseModel):
+    session_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = None
+    message: CitizenText
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class ChatMessageOut(BaseModel):
+    text: str
+    buttons: list[Button]
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    messages: list[ChatMessageOut]
+    handoff: bool
+    degraded: bool
+
+
+class TurnOut(BaseModel):
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: str
+    channel: str
+    state: str
+    updated_at: datetime
+
+
+class StaffReply(BaseModel):
+    text: CitizenText
 
 
 class ProcedureSummary(BaseModel):

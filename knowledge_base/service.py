@@ -193,6 +193,16 @@ class KnowledgeBase:
             rows = session.execute(select(Procedure.name, Procedure.code)).all()
         return {normalize_text(name): code for name, code in rows}
 
+    def answer_about(self, code: str, question: str) -> str | None:
+        """Answer the aspect asked in ``question`` about a known procedure (dialogue follow-ups)."""
+        chosen = self.procedure(code)
+        if chosen is None:
+            return None
+        return compose_procedure_answer(chosen, detect_aspect(question))
+
+    def refusal(self) -> str:
+        return refusal(self.settings.hotline_phone)
+
     def _faq(self, faq_id: int) -> FaqEntry | None:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(FaqEntry, faq_id)

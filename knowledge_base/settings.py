@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     province_name: str = "tỉnh"
 
     search_workers: int = 2
+
+    # Dialogue (Rasa) and chat
+    rasa_url: str = "http://127.0.0.1:5005"  # empty: answer from the knowledge base only
+    rasa_dir: Path | None = None  # trained models, Rasa's cache, endpoints; data_dir/rasa
+    rasa_timeout_s: float = 8.0
+    rasa_action_token: str = ""  # shared with Rasa's action_endpoint; empty: loopback only
+    redis_url: str = ""  # set: Redis lock store for Rasa and shared dossier rate limits
+    staff_api_token: str = ""  # bearer token of the staff handoff API; empty: API disabled
+    dossier_max_failures: int = 5
+    dossier_failure_window_s: int = 900
     max_question_chars: int = 2000
     load_sample_if_empty: bool = True
 
@@ -51,6 +61,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'hotline.db').as_posix()}"
         if self.index_dir is None:
             self.index_dir = self.data_dir / "index"
+        if self.rasa_dir is None:
+            self.rasa_dir = self.data_dir / "rasa"
         weak = self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16
         if weak and self.environment == "development":
             self.secret_key = secrets.token_urlsafe(32)
@@ -60,6 +72,11 @@ class Settings(BaseSettings):
                 "set a random value of at least 16 characters outside development"
             )
         return self
+
+    @property
+    def resolved_rasa_dir(self) -> Path:
+        assert self.rasa_dir is not None
+        return self.rasa_dir
 
     @property
     def resolved_index_dir(self) -> Path:

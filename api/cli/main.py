@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from api.cli.dialogue import dossiers_app, rasa_app
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import get_settings
 
@@ -21,6 +22,8 @@ bench_app = typer.Typer(help="Benchmarks against a running server.", no_args_is_
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+app.add_typer(rasa_app, name="rasa")
+app.add_typer(dossiers_app, name="dossiers")
 
 
 def _knowledge_base() -> KnowledgeBase:

@@ -36,7 +36,8 @@ _PATTERNS: list[tuple[Aspect, str]] = [
     (Aspect.STEPS, r"trinh tu|cac buoc|quy trinh|lam the nao|nhu the nao|thu tuc ra sao|cach lam"),
     (Aspect.RESULT, r"ket qua|nhan duoc gi|duoc cap gi"),
 ]
-_COMPILED = [(aspect, re.compile(pattern)) for aspect, pattern in _PATTERNS]
+# Whole words only: "can cu" (căn cứ) must not fire inside "can cuoc" (căn cước).
+_COMPILED = [(aspect, re.compile(rf"\b(?:{pattern})\b")) for aspect, pattern in _PATTERNS]
 
 
 def detect_aspect(question: str) -> Aspect:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import nlu.models  # noqa: F401 - registers the conversation tables
 from knowledge_base.models import Base
 
 config = context.config

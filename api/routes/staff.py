@@ -1,0 +1,52 @@
+"""Handoff desk for staff: waiting conversations, transcripts, replies, release to the bot."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ChatDep, StaffDep
+from api.errors import NotFoundError
+from api.schemas import ConversationOut, StaffReply, TurnOut
+
+router = APIRouter(prefix="/api/v1/staff/conversations", tags=["staff"], dependencies=[StaffDep])
+ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+def _turn(t: object) -> TurnOut:
+    return TurnOut.model_validate(
+        {"id": t.id, "role": t.role.value, "text": t.text, "created_at": t.created_at}  # type: ignore[attr-defined]
+    )
+
+
+@router.get("", response_model=list[ConversationOut], summary="Conversations waiting for a human")
+async def waiting(service: ChatDep) -> list[ConversationOut]:
+    rows = await run_in_threadpool(service.waiting)
+    return [
+        ConversationOut(id=c.id, channel=c.channel, state=c.state.value, updated_at=c.updated_at)
+        for c in rows
+    ]
+
+
+@router.get("/{conversation_id}/turns", response_model=list[TurnOut], summary="Transcript")
+async def transcript(conversation_id: ConversationId, service: ChatDep) -> list[TurnOut]:
+    turns = await run_in_threadpool(service.transcript, conversation_id, 0)
+    if turns is None:
+        raise NotFoundError("unknown conversation")
+    return [_turn(t) for t in turns]
+
+
+@router.post("/{conversation_id}/reply", response_model=TurnOut, summary="Reply as staff")
+async def reply(conversation_id: ConversationId, body: StaffReply, service: ChatDep) -> TurnOut:
+    turn = await run_in_threadpool(service.staff_reply, conversation_id, body.text)
+    if turn is None:
+        raise NotFoundError("unknown conversation")
+    return _turn(turn)
+
+
+@router.post("/{conversation_id}/release", status_code=204, summary="Hand back to the bot")
+async def release(conversation_id: ConversationId, service: ChatDep) -> None:
+    if not await run_in_threadpool(service.release, conversation_id):
+        raise NotFoundError("unknown conversation")

