@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from knowledge_base.settings import Settings
-from nlu.runtime import RasaProcess, train
+from nlu.runtime import RasaProcess, free_port, train
 
 REPO = Path(__file__).resolve().parents[1]
 CONVERSATION = [
@@ -37,12 +36,6 @@ CONVERSATION = [
     "cảm ơn",
     "tạm biệt",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:

@@ -39,6 +39,8 @@ _FOLLOW_UP_RE = re.compile(
     r"can (mang|gi|nhung gi)|mang theo|nhung gi|cac buoc|trinh tu|dieu kien|ket qua|"
     r"can cu|phap ly|re hon|nhanh hon|duoc khong|khong|roi|a|nhe|lam|gi)\b"
 )
+_BAD_DOSSIER_CODE = "Mã hồ sơ chưa đúng định dạng. Mã có dạng 000.00.12.H55-240101-0001."
+_BAD_LAST4 = "Anh/chị vui lòng nhập đủ 4 chữ số cuối của số điện thoại."
 _ORDINALS = {"nhat": 1, "dau": 1, "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "cuoi": -1}
 _RATING_WORDS = [
     ("rat khong hai long", 1),
@@ -157,6 +159,10 @@ class ActionServer:
     def answer(self, turn: Turn, result: ActionResult) -> None:
         current = turn.slots.get("procedure_code")
         meta: dict[str, Any] = {"intent": turn.intent, "confidence": turn.confidence}
+        named = self._candidate_named(turn)
+        if named is not None:
+            self._answer_choice(turn, result, named)
+            return
         if current and is_follow_up(turn.text):
             text = self.kb.answer_about(str(current), turn.text)
             if text is not None:
@@ -198,7 +204,24 @@ class ActionServer:
         if not candidates or choice is None:
             self.answer(turn, result)
             return
-        code = candidates[-1] if choice == -1 else candidates[choice - 1]
+        self._answer_choice(turn, result, candidates[choice - 1])
+
+    def _candidate_named(self, turn: Turn) -> str | None:
+        """The offered variant whose distinguishing words the citizen typed ("cấp tỉnh")."""
+        candidates = [str(c) for c in turn.slots.get("candidates") or []]
+        names = {}
+        for code in candidates:
+            procedure = self.kb.procedure(code)
+            if procedure is not None:
+                names[code] = procedure.name
+        matches = [
+            code
+            for code, name in names.items()
+            if settles_variant(turn.text, name, [n for c, n in names.items() if c != code])
+        ]
+        return matches[0] if len(matches) == 1 and len(names) > 1 else None
+
+    def _answer_choice(self, turn: Turn, result: ActionResult, code: str) -> None:
         question = str(turn.slots.get("pending_question") or "")
         text = self.kb.answer_about(code, question) or self.kb.refusal()
         result.say(text, procedure_code=code, answered=True, intent=turn.intent)
@@ -216,18 +239,18 @@ class ActionServer:
 
     # --- dossiers --------------------------------------------------------------------------
     def validate_dossier_form(self, turn: Turn, result: ActionResult) -> None:
-        code_value = turn.slots.get("dossier_code")
-        if code_value is not None:
-            code = normalize_dossier_code(str(code_value))
-            if code is None:
-                result.say("Mã hồ sơ chưa đúng định dạng. Mã có dạng 000.00.12.H55-240101-0001.")
-            result.set("dossier_code", code)
-        last4_value = turn.slots.get("phone_last4")
-        if last4_value is not None:
-            last4 = normalize_last4(str(last4_value))
-            if last4 is None:
-                result.say("Anh/chị vui lòng nhập đủ 4 chữ số cuối của số điện thoại.")
-            result.set("phone_last4", last4)
+        checks = (
+            ("dossier_code", normalize_dossier_code, _BAD_DOSSIER_CODE),
+            ("phone_last4", normalize_last4, _BAD_LAST4),
+        )
+        for slot, normalize, complaint in checks:
+            raw = turn.slots.get(slot)
+            if raw is None:
+                continue
+            value = normalize(str(raw))
+            if value is None:
+                result.say(complaint)  # the form asks again because the slot stays empty
+            result.set(slot, value)
 
     def check_dossier(self, turn: Turn, result: ActionResult) -> None:
         code = str(turn.slots.get("dossier_code") or "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.text.normalize import normalize_text
 from nlu.actions import HANDOFF_BUTTON
 from nlu.models import ChatTurn, Conversation, ConversationState, TurnRole
 
@@ -89,7 +89,9 @@ class ChatService:
         self.kb, self.engine, self.dialogue = kb, engine, dialogue
 
     async def handle(self, session_id: str | None, message: str, channel: str = "web") -> ChatReply:
-        text = normalize_text(message)
+        # NFC (decomposed accents halve Rasa's accuracy) but the citizen's own casing, which
+        # staff read in transcripts and feedback.
+        text = unicodedata.normalize("NFC", message).strip()
         conversation_id = session_id or new_session_id()
         started = time.perf_counter()
         state = await run_in_threadpool(self._record_citizen, conversation_id, text, channel)

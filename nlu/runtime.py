@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +25,13 @@ LOCK_FILE = Path(__file__).resolve().parent / "requirements-rasa.lock"
 
 class RasaNotInstalledError(RuntimeError):
     """The Rasa venv is missing; ``bash scripts/setup_rasa.sh`` creates it."""
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface (tests and benchmarks start servers on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rasa_executable() -> Path:

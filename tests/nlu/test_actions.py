@@ -79,6 +79,15 @@ def test_near_variants_are_asked_then_chosen(actions):
     assert "Thời hạn" in chosen["responses"][0]["text"]
 
 
+def test_a_variant_can_be_chosen_by_name(actions):
+    asked = actions.run(request("action_answer", "cấp hộ chiếu phổ thông cần gì"))
+    slots = slot_events(asked)
+    chosen = actions.run(request("action_answer", "cấp trung ương", slots))
+    code = slot_events(chosen)["procedure_code"]
+    assert code in slots["candidates"] and "trung ương" in chosen["responses"][0]["text"]
+    assert "Hồ sơ gồm" in chosen["responses"][0]["text"]
+
+
 def test_question_naming_the_level_is_not_asked_again(actions):
     result = actions.run(request("action_answer", "làm hộ chiếu ở cấp tỉnh cần gì"))
     assert slot_events(result).get("procedure_code")
@@ -99,33 +108,16 @@ def test_dossier_form_validation_and_uniform_failure(actions):
         request("validate_dossier_form", "x", {"dossier_code": "000 00 12 H55 240101 0001"})
     )
     assert slot_events(good)["dossier_code"] == "000.00.12.H55-240101-0001"
-    found = actions.run(
-        request(
-            "action_check_dossier",
-            "5678",
-            {"dossier_code": "000.00.12.H55-240101-0001", "phone_last4": "5678"},
-            sender="conv-dossier",
-        )
-    )
-    assert "Đã có kết quả" in found["responses"][0]["text"]
-    wrong_digits = actions.run(
-        request(
-            "action_check_dossier",
-            "x",
-            {"dossier_code": "000.00.12.H55-240101-0001", "phone_last4": "0000"},
-            sender="conv-dossier",
-        )
-    )
-    unknown = actions.run(
-        request(
-            "action_check_dossier",
-            "x",
-            {"dossier_code": "111.11.11.H11-111111-1111", "phone_last4": "5678"},
-            sender="conv-dossier",
-        )
-    )
-    assert wrong_digits["responses"][0]["text"] == unknown["responses"][0]["text"]
-    assert "Không tìm thấy hồ sơ khớp thông tin" in unknown["responses"][0]["text"]
+
+    def check(code: str, last4: str) -> str:
+        slots = {"dossier_code": code, "phone_last4": last4}
+        result = actions.run(request("action_check_dossier", "x", slots, sender="conv-dossier"))
+        return result["responses"][0]["text"]
+
+    assert "Đã có kết quả" in check("000.00.12.H55-240101-0001", "5678")
+    wrong_digits = check("000.00.12.H55-240101-0001", "0000")
+    unknown = check("111.11.11.H11-111111-1111", "5678")
+    assert wrong_digits == unknown and "Không tìm thấy hồ sơ khớp thông tin" in unknown
 
 
 def test_repeated_failures_are_rate_limited(actions):

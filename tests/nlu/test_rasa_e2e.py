@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from api.main import create_app
-from nlu.runtime import RasaNotInstalledError, RasaProcess, rasa_executable, train
+from nlu.runtime import RasaNotInstalledError, RasaProcess, free_port, rasa_executable, train
 from tests.conftest import make_settings
-from tests.nlu.rasa_server import free_port, serve_api
+from tests.nlu.rasa_server import serve_api
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
