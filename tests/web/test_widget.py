@@ -1,0 +1,124 @@
+"""The chat widget in a real browser (Debian's Chromium, driven by Playwright) on a phone-sized
+viewport, against the API and a real Rasa server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.db import session_scope
+from knowledge_base.models import FaqEntry, FaqStatus
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def bot_texts(page) -> list[str]:
+    return page.locator(".hl-bot").all_inner_texts()
+
+
+def send(page, text: str) -> None:
+    before = page.locator(".hl-bot").count()
+    page.fill(".hl-form input", text)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll('.hl-bot').length > {before}", timeout=30_000
+    )
+
+
+def test_citizen_chats_picks_a_quick_reply_and_rates(rasa_stack, phone):
+    page = phone
+    page.goto(rasa_stack.api_url + "/")
+    page.get_by_role("button", name="Hỏi đáp thủ tục").click()
+    assert "Xin chào" in bot_texts(page)[0]
+    panel = page.locator(".hl-panel").bounding_box()
+    assert panel is not None and panel["width"] <= 360
+
+    send(page, "cấp hộ chiếu phổ thông cần gì")
+    choices = page.locator(".hl-buttons button")
+    assert choices.count() >= 2
+    before = page.locator(".hl-bot").count()
+    choices.first.click()
+    page.wait_for_function(f"document.querySelectorAll('.hl-bot').length > {before}")
+    answer = bot_texts(page)[-1]
+    assert "Hồ sơ gồm" in answer
+    link = page.locator(".hl-bot a").last
+    assert link.get_attribute("href").startswith("https://dichvucong.gov.vn/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
+
+    send(page, "tạm biệt")
+    page.locator(".hl-buttons button", has_text="5").last.click()
+    page.wait_for_function("document.body.innerText.includes('5/5')")
+
+    # the session survives a reload (localStorage) and the transcript comes back
+    page.reload()
+    page.get_by_role("button", name="Hỏi đáp thủ tục").click()
+    page.wait_for_function("document.querySelectorAll('.hl-me').length >= 2")
+    assert any("hộ chiếu" in t for t in page.locator(".hl-me").all_inner_texts())
+
+
+def test_keyboard_only_use(rasa_stack, phone):
+    page = phone
+    page.goto(rasa_stack.api_url + "/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # opens the widget from the keyboard
+    assert page.evaluate("document.activeElement.name") == "message"
+    page.keyboard.type("đăng ký kết hôn cần gì")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.body.innerText.includes('Đăng ký kết hôn')")
+    page.keyboard.press("Escape")
+    assert page.locator(".hl-panel").is_hidden()
+
+
+def test_server_text_is_shown_literally_never_run(rasa_stack, phone):
+    kb = rasa_stack.app.state.kb
+    with session_scope(kb.engine) as session:
+        session.add(
+            FaqEntry(
+                questions=["giờ làm việc của trung tâm phục vụ hành chính công"],
+                answer="<script>window.__xss = 1</script><b>Từ 7 giờ đến 17 giờ</b> các ngày làm việc.",
+                procedure_codes=[],
+                tags=["xss-test"],
+                status=FaqStatus.PUBLISHED,
+            )
+        )
+    kb.ensure_index()
+    page = phone
+    page.goto(rasa_stack.api_url + "/")
+    page.get_by_role("button", name="Hỏi đáp thủ tục").click()
+    send(page, "giờ làm việc của trung tâm phục vụ hành chính công")
+    assert "<script>window.__xss = 1</script><b>" in bot_texts(page)[-1]
+    assert page.evaluate("window.__xss") is None
+    assert page.locator(".hl-bot b").count() == 0
