@@ -7,6 +7,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from knowledge_base.curation import (
+    CurationError,
+    FaqNotFoundError,
+    VersionConflictError,
+    WorkflowError,
+)
+
 
 class ApiError(Exception):
     status_code = 400
@@ -27,9 +34,26 @@ class ForbiddenError(ApiError):
     code = "forbidden"
 
 
+class UnauthorizedError(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ConflictError(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
 class NotReadyError(ApiError):
     status_code = 503
     code = "not_ready"
+
+
+_CURATION_STATUS: dict[type[CurationError], tuple[int, str]] = {
+    FaqNotFoundError: (404, "not_found"),
+    VersionConflictError: (409, "version_conflict"),
+    WorkflowError: (409, "workflow"),
+}
 
 
 def _body(code: str, message: str, details: object = None) -> dict[str, object]:
@@ -43,6 +67,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(CurationError)
+    async def _curation(_: Request, exc: CurationError) -> JSONResponse:
+        status, code = _CURATION_STATUS.get(type(exc), (400, "bad_request"))
+        return JSONResponse(_body(code, str(exc)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import ask, chat, health, portal, procedures, rasa_webhook, staff
+from api.routes import (
+    admin_faq,
+    ask,
+    auth,
+    chat,
+    health,
+    portal,
+    procedures,
+    rasa_webhook,
+    staff,
+)
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
@@ -82,6 +92,8 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(staff.router)
     app.include_router(rasa_webhook.router)
+    app.include_router(auth.router)
+    app.include_router(admin_faq.router)
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=portal.STATIC_DIR), name="static")
     if config.cors_origins:  # the widget embedded on the province's own portal domain

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -43,8 +44,12 @@ class Channel(enum.StrEnum):
 
 
 class FaqStatus(enum.StrEnum):
+    """Where the newest version of an entry stands: draft → in review → published → archived."""
+
     DRAFT = "draft"
+    IN_REVIEW = "in_review"
     PUBLISHED = "published"
+    ARCHIVED = "archived"
 
 
 class Procedure(Base):
@@ -140,7 +145,42 @@ class FaqEntry(Base):
         ),
         default=FaqStatus.DRAFT,
     )
+    # Optimistic lock: the newest version number; an edit names the version it started from.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version whose content is live in the fields above (None: nothing live yet).
+    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class FaqVersion(Base):
+    """Every saved state of a FAQ entry, never changed afterwards."""
+
+    __tablename__ = "faq_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,7 +25,13 @@ from knowledge_base.db import engine_for, migrate, session_scope
 from knowledge_base.models import FaqEntry, Procedure
 from knowledge_base.retrieval.documents import corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
-from knowledge_base.retrieval.index import SearchIndex, build_index, load_index, read_manifest
+from knowledge_base.retrieval.index import (
+    Manifest,
+    SearchIndex,
+    build_index,
+    load_index,
+    read_manifest,
+)
 from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze
 from knowledge_base.settings import Settings
 from knowledge_base.text.normalize import fold_accents, normalize_text
@@ -44,6 +51,15 @@ def out_of_scope_patterns() -> tuple[re.Pattern[str], ...]:
 def is_out_of_scope(question: str) -> bool:
     folded = fold_accents(normalize_text(question))
     return any(p.search(folded) for p in out_of_scope_patterns())
+
+
+INDEX_CHECK_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class IndexRefresh:
+    ok: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,8 @@ class KnowledgeBase:
         self._searcher: HybridSearcher | None = None
         self._procedures: dict[str, Procedure] = {}
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._checked_at = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -144,32 +162,78 @@ class KnowledgeBase:
         return self.settings.resolved_index_dir
 
     def ensure_index(self, force: bool = False, progress: bool = False) -> SearchIndex:
-        """Load the index from disk; rebuild it when missing or stale (catalogue or model changed)."""
-        with session_scope(self.engine) as session:
-            documents = load_documents(session)
-        embedder = self.embedder
-        model_id = embedder.model_id if embedder else "none"
-        manifest = read_manifest(self.index_dir)
-        if not force and manifest and manifest.matches(model_id, corpus_hash(documents)):
-            index = load_index(self.index_dir)
-        else:
-            logger.info(
-                "index.rebuilding", extra={"reason": "forced" if force else "missing or stale"}
-            )
-            index = build_index(
-                documents, embedder, self.index_dir, self.settings.embed_batch_size, progress
-            )
+        """Load the index from disk; rebuild it when missing or stale (catalogue or model changed).
+
+        A rebuild happens beside the serving index; the searcher is swapped only once the new
+        one is complete, so a failed build leaves the old one serving.
+        """
+        with self._build_lock:
+            with session_scope(self.engine) as session:
+                documents = load_documents(session)
+            embedder = self.embedder
+            model_id = embedder.model_id if embedder else "none"
+            manifest = read_manifest(self.index_dir)
+            if not force and manifest and manifest.matches(model_id, corpus_hash(documents)):
+                index = load_index(self.index_dir)
+            else:
+                logger.info(
+                    "index.rebuilding", extra={"reason": "forced" if force else "missing or stale"}
+                )
+                index = build_index(
+                    documents,
+                    embedder,
+                    self.index_dir,
+                    self.settings.embed_batch_size,
+                    progress,
+                    self._reusable_index(manifest, model_id),
+                )
+            self._swap(index)
+            return index
+
+    def _reusable_index(self, manifest: Manifest | None, model_id: str) -> SearchIndex | None:
+        if self._searcher is not None:
+            return self._searcher.index
+        if manifest is not None and manifest.model_id == model_id:
+            try:
+                return load_index(self.index_dir)
+            except (OSError, ValueError):
+                return None
+        return None
+
+    def _swap(self, index: SearchIndex) -> None:
         with self._lock:
-            self._searcher = HybridSearcher(index, embedder)
+            self._searcher = HybridSearcher(index, self.embedder)
             self._procedures = {}
-        return index
+            self._checked_at = time.monotonic()
+
+    def refresh_index(self) -> IndexRefresh:
+        """Rebuild after a FAQ or catalogue change; on failure the old index keeps serving."""
+        try:
+            index = self.ensure_index()
+        except Exception as exc:  # any build failure must leave search working
+            logger.exception("index.refresh_failed")
+            return IndexRefresh(False, f"Chưa cập nhật được chỉ mục tìm kiếm: {exc}")
+        return IndexRefresh(True, f"Đã cập nhật chỉ mục tìm kiếm ({index.manifest.documents} mục).")
 
     @property
     def searcher(self) -> HybridSearcher:
         if self._searcher is None:
             self.ensure_index()
+        elif time.monotonic() - self._checked_at > INDEX_CHECK_INTERVAL_S:
+            self._follow_disk()
         assert self._searcher is not None
         return self._searcher
+
+    def _follow_disk(self) -> None:
+        """Another worker process may have rebuilt the index: load it when its manifest changed."""
+        self._checked_at = time.monotonic()
+        assert self._searcher is not None
+        manifest = read_manifest(self.index_dir)
+        if manifest is not None and manifest.built_at != self._searcher.index.manifest.built_at:
+            try:
+                self._swap(load_index(self.index_dir))
+            except (OSError, ValueError):
+                logger.warning("index.reload_failed")
 
     # --- queries ---------------------------------------------------------------------------
     def procedure(self, code: str) -> Procedure | None:

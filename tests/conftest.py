@@ -28,9 +28,9 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A throw-away database on the real PostgreSQL server."""
+    """A throw-away database on the real PostgreSQL server, one per test (tests stay isolated)."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"hotline_test_{uuid.uuid4().hex[:8]}"
     try:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from api.cli.dialogue import dossiers_app, rasa_app
+from api.cli.staff import users_app
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import get_settings
 
@@ -24,6 +25,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dossiers_app, name="dossiers")
+app.add_typer(users_app, name="users")
 
 
 def _knowledge_base() -> KnowledgeBase:

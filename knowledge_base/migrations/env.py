@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import api.auth.models  # noqa: F401 - registers the staff tables
 import nlu.models  # noqa: F401 - registers the conversation tables
 from knowledge_base.models import Base
 

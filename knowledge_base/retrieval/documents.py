@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from knowledge_base.models import FaqEntry, FaqStatus, Procedure
@@ -63,9 +63,12 @@ def faq_document(entry: FaqEntry) -> SearchDocument:
 
 def load_documents(session: Session) -> list[SearchDocument]:
     procedures = session.scalars(select(Procedure).order_by(Procedure.code)).all()
-    faqs = session.scalars(
-        select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED).order_by(FaqEntry.id)
-    ).all()
+    # Live FAQ content: published, or published earlier with a newer draft still in the works.
+    live = or_(
+        FaqEntry.status == FaqStatus.PUBLISHED,
+        (FaqEntry.published_version.is_not(None)) & (FaqEntry.status != FaqStatus.ARCHIVED),
+    )
+    faqs = session.scalars(select(FaqEntry).where(live).order_by(FaqEntry.id)).all()
     return [procedure_document(p) for p in procedures] + [faq_document(f) for f in faqs]
 
 

@@ -66,8 +66,13 @@ def build_index(
     target: Path,
     batch_size: int = 32,
     progress: bool = False,
+    previous: SearchIndex | None = None,
 ) -> SearchIndex:
-    """Build beside ``target`` and swap it in with a rename, so readers never see half an index."""
+    """Build beside ``target`` and swap it in with a rename, so readers never see half an index.
+
+    Passage vectors of ``previous`` (same model) are reused, so that publishing one FAQ entry
+    embeds one entry, not the whole catalogue.
+    """
     started = time.time()
     staging = target.with_name(target.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
@@ -91,12 +96,14 @@ def build_index(
         for position, doc in enumerate(documents):
             texts.extend(doc.passages)
             owners.extend([position] * len(doc.passages))
-        chunks = []
-        batches = range(0, len(texts), batch_size)
+        known = _reusable_vectors(previous, model_id)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        batches = range(0, len(missing), batch_size)
         for start in tqdm(batches, desc="embedding", unit="batch", disable=not progress):
-            chunks.append(embedder.embed_passages(texts[start : start + batch_size]))
-        if chunks:
-            vectors = np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
+            batch = missing[start : start + batch_size]
+            known.update(zip(batch, embedder.embed_passages(batch), strict=True))
+        if texts:
+            vectors = np.ascontiguousarray(np.vstack([known[t] for t in texts]), dtype=np.float32)
             faiss = _faiss()
             vector_index = faiss.IndexFlatIP(vectors.shape[1])
             vector_index.add(vectors)
@@ -132,6 +139,18 @@ def build_index(
         },
     )
     return SearchIndex(manifest, documents, bm25, vector_index, owner_array, accents)
+
+
+def _reusable_vectors(
+    previous: SearchIndex | None, model_id: str
+) -> dict[str, NDArray[np.float32]]:
+    if previous is None or previous.vector_index is None or previous.manifest.model_id != model_id:
+        return {}
+    stored = previous.vector_index.reconstruct_n(0, previous.vector_index.ntotal)  # type: ignore[attr-defined]
+    passages = [p for doc in previous.documents for p in doc.passages]  # the order they were added
+    if len(passages) != len(stored):
+        return {}
+    return dict(zip(passages, stored, strict=True))
 
 
 def read_manifest(target: Path) -> Manifest | None:

@@ -62,3 +62,34 @@ def test_missing_value_is_said_not_invented(sample_kb):
     result = sample_kb.ask("lệ phí đăng ký xe lần đầu trực tuyến toàn trình")
     assert result.answerable and result.aspect == "fee"
     assert "Trực tiếp" not in result.answer  # the record has only the online channel
+
+
+def test_rebuild_embeds_only_new_passages(tmp_path):
+    from knowledge_base.db import session_scope
+    from knowledge_base.models import FaqEntry, FaqStatus
+    from knowledge_base.retrieval.embedder import HashingEmbedder
+    from knowledge_base.service import KnowledgeBase
+    from tests.conftest import make_settings
+
+    class CountingEmbedder(HashingEmbedder):
+        embedded = 0
+
+        def embed_passages(self, texts):
+            CountingEmbedder.embedded += len(texts)
+            return super().embed_passages(texts)
+
+    kb = KnowledgeBase(make_settings(tmp_path), embedder=CountingEmbedder())
+    kb.warm_up()
+    first = CountingEmbedder.embedded
+    assert first >= 40
+    with session_scope(kb.engine) as session:
+        session.add(
+            FaqEntry(
+                questions=["Trung tâm hành chính công mở cửa mấy giờ?"],
+                answer="Từ 7 giờ.",
+                status=FaqStatus.PUBLISHED,
+            )
+        )
+    assert kb.refresh_index().ok
+    assert CountingEmbedder.embedded == first + 1
+    assert kb.ask("trung tâm hành chính công mở cửa mấy giờ").faq

@@ -1,0 +1,220 @@
+"""FAQ curation for staff: drafts, review, publish (index refreshed), archive, rollback, diffs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep
+from api.schemas import CitizenText
+from knowledge_base import curation
+from knowledge_base.curation import FaqContent
+from knowledge_base.db import session_scope
+from knowledge_base.models import AuditEntry, FaqEntry, FaqStatus, FaqVersion
+from knowledge_base.service import KnowledgeBase
+
+router = APIRouter(prefix="/api/v1/admin", tags=["staff: FAQ"])
+T = TypeVar("T")
+
+
+class FaqIn(BaseModel):
+    questions: Annotated[list[CitizenText], Field(min_length=1, max_length=20)]
+    answer: CitizenText
+    procedure_codes: Annotated[list[str], Field(max_length=20)] = []
+    tags: Annotated[list[str], Field(max_length=20)] = []
+
+    def content(self) -> FaqContent:
+        return FaqContent(self.questions, self.answer, self.procedure_codes, self.tags)
+
+
+class FaqUpdate(FaqIn):
+    version: int  # the version the editor started from (optimistic lock)
+
+
+class FaqOut(BaseModel):
+    id: int
+    status: str
+    version: int
+    published_version: int | None
+    questions: list[str]  # of the newest version
+    answer: str
+    procedure_codes: list[str]
+    tags: list[str]
+    updated_at: datetime
+    index: str | None = None  # after publish / archive / rollback: how the refresh went
+
+
+class VersionOut(BaseModel):
+    number: int
+    author: str
+    note: str
+    created_at: datetime
+    questions: list[str]
+    answer: str
+
+
+class RollbackIn(BaseModel):
+    version: Annotated[int, Field(ge=1)]
+
+
+class AuditOut(BaseModel):
+    actor: str
+    action: str
+    target: str
+    detail: str
+    created_at: datetime
+
+
+def _out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
+    newest: FaqVersion = curation.version(session, entry.id, entry.version)
+    return FaqOut(
+        id=entry.id,
+        status=entry.status.value,
+        version=entry.version,
+        published_version=entry.published_version,
+        questions=newest.questions,
+        answer=newest.answer,
+        procedure_codes=newest.procedure_codes,
+        tags=newest.tags,
+        updated_at=entry.updated_at,
+        index=index,
+    )
+
+
+async def _in_session(kb: KnowledgeBase, work: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with session_scope(kb.engine) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+async def _live_change(kb: KnowledgeBase, step: Callable[[Session], FaqEntry]) -> FaqOut:
+    """Commit a change to live content, then rebuild the index beside the serving one."""
+    entry_id = await _in_session(kb, lambda s: step(s).id)
+    refresh = await run_in_threadpool(kb.refresh_index)
+    return await _in_session(kb, lambda s: _out(s, curation.get(s, entry_id), refresh.message))
+
+
+@router.get("/faq", response_model=list[FaqOut])
+async def list_faq(
+    kb: KnowledgeBaseDep,
+    _: EditorDep,
+    status: FaqStatus | None = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> list[FaqOut]:
+    def work(session: Session) -> list[FaqOut]:
+        query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
+        if status is not None:
+            query = query.where(FaqEntry.status == status)
+        entries = [_out(session, e) for e in session.scalars(query)]
+        needle = q.strip().lower()
+        return [
+            e for e in entries if not needle or needle in " ".join([*e.questions, e.answer]).lower()
+        ]
+
+    return await _in_session(kb, work)
+
+
+@router.post("/faq", response_model=FaqOut, status_code=201)
+async def create_faq(body: FaqIn, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
+    return await _in_session(
+        kb, lambda s: _out(s, curation.create(s, staff.username, body.content()))
+    )
+
+
+@router.get("/faq/{entry_id}", response_model=FaqOut)
+async def get_faq(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> FaqOut:
+    return await _in_session(kb, lambda s: _out(s, curation.get(s, entry_id)))
+
+
+@router.put("/faq/{entry_id}", response_model=FaqOut)
+async def update_faq(
+    entry_id: int, body: FaqUpdate, kb: KnowledgeBaseDep, staff: EditorDep
+) -> FaqOut:
+    return await _in_session(
+        kb,
+        lambda s: _out(
+            s, curation.update(s, staff.username, entry_id, body.version, body.content())
+        ),
+    )
+
+
+@router.post("/faq/{entry_id}/submit", response_model=FaqOut)
+async def submit_faq(entry_id: int, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
+    return await _in_session(kb, lambda s: _out(s, curation.submit(s, staff.username, entry_id)))
+
+
+@router.post("/faq/{entry_id}/publish", response_model=FaqOut)
+async def publish_faq(entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep) -> FaqOut:
+    return await _live_change(kb, lambda s: curation.publish(s, staff.username, entry_id))
+
+
+@router.post("/faq/{entry_id}/archive", response_model=FaqOut)
+async def archive_faq(entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep) -> FaqOut:
+    return await _live_change(kb, lambda s: curation.archive(s, staff.username, entry_id))
+
+
+@router.post("/faq/{entry_id}/rollback", response_model=FaqOut)
+async def rollback_faq(
+    entry_id: int, body: RollbackIn, kb: KnowledgeBaseDep, staff: ReviewerDep
+) -> FaqOut:
+    return await _live_change(
+        kb, lambda s: curation.rollback(s, staff.username, entry_id, body.version)
+    )
+
+
+@router.get("/faq/{entry_id}/versions", response_model=list[VersionOut])
+async def faq_versions(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> list[VersionOut]:
+    def work(session: Session) -> list[VersionOut]:
+        return [
+            VersionOut(
+                number=v.number,
+                author=v.author,
+                note=v.note,
+                created_at=v.created_at,
+                questions=v.questions,
+                answer=v.answer,
+            )
+            for v in curation.versions(session, entry_id)
+        ]
+
+    return await _in_session(kb, work)
+
+
+@router.get("/faq/{entry_id}/diff", response_model=str)
+async def faq_diff(
+    entry_id: int,
+    kb: KnowledgeBaseDep,
+    _: EditorDep,
+    old: Annotated[int, Query(alias="from", ge=1)],
+    new: Annotated[int, Query(alias="to", ge=1)],
+) -> str:
+    return await _in_session(kb, lambda s: curation.diff(s, entry_id, old, new))
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit_log(
+    kb: KnowledgeBaseDep, _: ReviewerDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[AuditOut]:
+    def work(session: Session) -> list[AuditOut]:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+        return [
+            AuditOut(
+                actor=r.actor,
+                action=r.action,
+                target=r.target,
+                detail=r.detail,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    return await _in_session(kb, work)

@@ -1,0 +1,85 @@
+"""Staff login and logout: an HttpOnly session cookie plus a CSRF token for unsafe requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth.service import Staff, authenticate, close_session, open_session
+from api.deps import SESSION_COOKIE, KnowledgeBaseDep, current_staff
+from api.errors import UnauthorizedError
+from knowledge_base.db import session_scope
+from knowledge_base.service import KnowledgeBase
+
+router = APIRouter(prefix="/api/v1/auth", tags=["staff auth"])
+
+
+class LoginRequest(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class StaffOut(BaseModel):
+    username: str
+    role: str
+    csrf_token: str
+    expires_at: datetime | None = None
+
+
+def _login(kb: KnowledgeBase, username: str, password: str) -> tuple[StaffOut, str] | None:
+    with session_scope(kb.engine) as session:
+        user = authenticate(session, username, password)
+        if user is None:
+            return None
+        login = open_session(session, user, kb.settings.staff_session_ttl_s)
+        out = StaffOut(
+            username=user.username,
+            role=user.role.value,
+            csrf_token=login.csrf_token,
+            expires_at=login.expires_at,
+        )
+        return out, login.token
+
+
+@router.post("/login", response_model=StaffOut)
+async def login(body: LoginRequest, response: Response, kb: KnowledgeBaseDep) -> StaffOut:
+    result = await run_in_threadpool(_login, kb, body.username.strip().lower(), body.password)
+    if result is None:
+        raise UnauthorizedError("wrong username or password")
+    out, token = result
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=kb.settings.staff_session_ttl_s,
+        httponly=True,
+        samesite="strict",
+        secure=kb.settings.environment == "production",
+        path="/",
+    )
+    return out
+
+
+@router.post("/logout", status_code=204)
+async def logout(
+    request: Request,
+    response: Response,
+    kb: KnowledgeBaseDep,
+    _: Annotated[Staff, Depends(current_staff)],
+) -> None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+
+    def _close() -> None:
+        with session_scope(kb.engine) as session:
+            close_session(session, token)
+
+    await run_in_threadpool(_close)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=StaffOut)
+async def me(staff: Annotated[Staff, Depends(current_staff)]) -> StaffOut:
+    return StaffOut(username=staff.username, role=staff.role.value, csrf_token=staff.csrf_token)

@@ -1,0 +1,156 @@
+"""Staff login, roles, CSRF, session expiry and the FAQ workflow through the API, on SQLite and
+PostgreSQL, with the search index refreshed on publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from api.auth.models import Role, StaffSession
+from api.auth.service import create_user
+from api.main import create_app
+from knowledge_base import service as kb_service
+from knowledge_base.db import session_scope
+from knowledge_base.service import KnowledgeBase
+from nlu.chat import OfflineDialogue
+from tests.conftest import make_settings
+
+PASSWORD = "correct-horse-battery"
+FAQ = {
+    "questions": ["Bộ phận một cửa tỉnh làm việc thứ bảy không?"],
+    "answer": "Bộ phận một cửa tỉnh nhận hồ sơ sáng thứ bảy từ 7 giờ 30 đến 11 giờ 30.",
+    "procedure_codes": [],
+    "tags": ["giờ làm việc"],
+}
+
+
+@pytest.fixture
+def kb(database_url: str, tmp_path: Path) -> KnowledgeBase:
+    kb = KnowledgeBase(make_settings(tmp_path, database_url=database_url))
+    kb.warm_up()
+    with session_scope(kb.engine) as session:
+        for name, role in [
+            ("editor1", Role.EDITOR),
+            ("reviewer1", Role.REVIEWER),
+            ("admin1", Role.ADMIN),
+        ]:
+            create_user(session, name, role, PASSWORD)
+    return kb
+
+
+@pytest.fixture
+def app(kb):
+    with TestClient(create_app(kb=kb, dialogue=OfflineDialogue())) as client:
+        yield client
+
+
+def login(client: TestClient, username: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def test_login_rejects_wrong_password_and_needs_a_session(app):
+    wrong = app.post("/api/v1/auth/login", json={"username": "editor1", "password": "nope"})
+    assert wrong.status_code == 401
+    assert app.get("/api/v1/admin/faq").status_code == 401
+
+
+def test_csrf_token_is_required_for_changes(app):
+    login(app, "editor1")
+    assert app.post("/api/v1/admin/faq", json=FAQ).status_code == 403
+    bad = app.post("/api/v1/admin/faq", json=FAQ, headers={"X-CSRF-Token": "forged"})
+    assert bad.status_code == 403
+
+
+def test_expired_session_must_log_in_again(app, kb):
+    headers = login(app, "editor1")
+    with session_scope(kb.engine) as session:
+        session.execute(
+            update(StaffSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    response = app.post("/api/v1/admin/faq", json=FAQ, headers=headers)
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+
+
+def test_workflow_roles_publish_rollback_and_search(app, kb):
+    editor = login(app, "editor1")
+    created = app.post("/api/v1/admin/faq", json=FAQ, headers=editor).json()
+    entry, version = created["id"], created["version"]
+    assert created["status"] == "draft" and created["published_version"] is None
+    assert app.post(f"/api/v1/admin/faq/{entry}/publish", headers=editor).status_code == 403
+    assert (
+        app.post(f"/api/v1/admin/faq/{entry}/submit", headers=editor).json()["status"]
+        == "in_review"
+    )
+    assert not kb.ask("bộ phận một cửa làm việc thứ bảy không").faq
+
+    reviewer = login(app, "reviewer1")
+    published = app.post(f"/api/v1/admin/faq/{entry}/publish", headers=reviewer).json()
+    assert published["status"] == "published" and published["published_version"] == version
+    assert "Đã cập nhật chỉ mục" in published["index"]
+    answer = kb.ask("bộ phận một cửa làm việc thứ bảy không")
+    assert answer.faq and "7 giờ 30" in answer.answer
+
+    editor = login(app, "editor1")
+    changed = {**FAQ, "answer": "Bộ phận một cửa tỉnh nghỉ thứ bảy.", "version": version}
+    v2 = app.put(f"/api/v1/admin/faq/{entry}", json=changed, headers=editor).json()
+    assert v2["version"] == 2 and v2["status"] == "draft" and v2["published_version"] == 1
+    assert "7 giờ 30" in kb.ask("bộ phận một cửa làm việc thứ bảy không").answer  # still live v1
+
+    stale = app.put(
+        f"/api/v1/admin/faq/{entry}", json={**changed, "answer": "khác"}, headers=editor
+    )
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+
+    diff = app.get(f"/api/v1/admin/faq/{entry}/diff", params={"from": 1, "to": 2}).json()
+    assert (
+        "-Trả lời: Bộ phận một cửa tỉnh nhận hồ sơ" in diff
+        and "+Trả lời: Bộ phận một cửa tỉnh nghỉ" in diff
+    )
+
+    reviewer = login(app, "reviewer1")
+    app.post(f"/api/v1/admin/faq/{entry}/publish", headers=reviewer)
+    assert "nghỉ thứ bảy" in kb.ask("bộ phận một cửa làm việc thứ bảy không").answer
+    rolled = app.post(
+        f"/api/v1/admin/faq/{entry}/rollback", json={"version": 1}, headers=reviewer
+    ).json()
+    assert rolled["version"] == 3 and rolled["published_version"] == 3
+    assert "7 giờ 30" in kb.ask("bộ phận một cửa làm việc thứ bảy không").answer
+    assert [v["note"] for v in app.get(f"/api/v1/admin/faq/{entry}/versions").json()] == [
+        "created",
+        "edited",
+        "rollback to 1",
+    ]
+    archived = app.post(f"/api/v1/admin/faq/{entry}/archive", headers=reviewer).json()
+    assert archived["status"] == "archived"
+    assert not kb.ask("bộ phận một cửa làm việc thứ bảy không").faq
+    actions = [a["action"] for a in app.get("/api/v1/admin/audit").json()]
+    assert actions[:3] == ["archive", "rollback", "publish"] and "create" in actions
+
+
+def test_failed_index_build_keeps_the_old_index(app, kb, monkeypatch):
+    editor = login(app, "editor1")
+    entry = app.post("/api/v1/admin/faq", json=FAQ, headers=editor).json()["id"]
+    reviewer = login(app, "reviewer1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(kb_service, "build_index", broken)
+    before = kb.searcher.index.manifest.built_at
+    published = app.post(f"/api/v1/admin/faq/{entry}/publish", headers=reviewer).json()
+    assert published["status"] == "published" and "disk full" in published["index"]
+    assert kb.searcher.index.manifest.built_at == before
+    assert kb.ask("đăng ký khai sinh cần giấy tờ gì").answerable  # still serving
+
+
+def test_unknown_entry_and_bad_input(app):
+    editor = login(app, "editor1")
+    assert app.get("/api/v1/admin/faq/9999").status_code == 404
+    empty = app.post("/api/v1/admin/faq", json={**FAQ, "questions": []}, headers=editor)
+    assert empty.status_code == 422
