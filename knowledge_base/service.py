@@ -89,6 +89,7 @@ class AskResult:
     procedures: list[ProcedureHit] = field(default_factory=list)
     faq: list[FaqHit] = field(default_factory=list)
     confidence: float = 0.0
+    from_faq: bool = False  # the answer is a curated FAQ entry, not composed from a procedure
 
 
 def confidence_of(hit: Hit) -> float:
@@ -292,7 +293,8 @@ class KnowledgeBase:
                 confidence,
             )
         answer = self._compose(hits, aspect, procedures)
-        return AskResult(True, aspect.value, answer, procedures, faqs, confidence)
+        from_faq = hits[0].document.kind == "faq"
+        return AskResult(True, aspect.value, answer, procedures, faqs, confidence, from_faq)
 
     def _hit_lists(self, hits: list[Hit], top_k: int) -> tuple[list[ProcedureHit], list[FaqHit]]:
         procedures: list[ProcedureHit] = []

@@ -169,8 +169,15 @@ class ActionServer:
                 result.say(text, procedure_code=current, answered=True, **meta)
                 return
         asked = self.kb.ask(turn.text, top_k=5)
-        if not asked.answerable or not asked.procedures:
+        if not asked.answerable:
             self.refuse(turn, result)
+            return
+        if asked.from_faq or not asked.procedures:
+            codes = asked.faq[0].procedure_codes if asked.faq else []
+            result.say(
+                asked.answer, answered=True, procedure_code=codes[0] if codes else None, **meta
+            )
+            result.set("candidates", None)
             return
         top, others = asked.procedures[0], asked.procedures[1:4]
         variants = [
@@ -229,6 +236,7 @@ class ActionServer:
         result.set("candidates", None)
 
     def refuse(self, turn: Turn, result: ActionResult) -> None:
+        result.set("candidates", None)
         result.say(
             self.kb.refusal(),
             [HANDOFF_BUTTON],

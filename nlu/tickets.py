@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from knowledge_base.models import utcnow
-from nlu.models import FeedbackTicket
+from knowledge_base.models import AuditEntry, utcnow
+from nlu.models import FeedbackStatus, FeedbackTicket
 
 _PHONE_RE = re.compile(r"(?:\+?84|0)(?:[\s.]?\d){9,10}")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -30,3 +31,22 @@ def create(session: Session, conversation_id: str | None, content: str) -> str:
     session.flush()  # the id makes the number unique without a separate counter
     ticket.ticket = f"PA-{utcnow().year}-{ticket.id:06d}"
     return ticket.ticket
+
+
+def list_tickets(session: Session, status: FeedbackStatus | None = None) -> list[FeedbackTicket]:
+    query = select(FeedbackTicket).order_by(FeedbackTicket.id.desc())
+    if status is not None:
+        query = query.where(FeedbackTicket.status == status)
+    return list(session.scalars(query))
+
+
+def answer(
+    session: Session, actor: str, number: str, status: FeedbackStatus, reply: str
+) -> FeedbackTicket | None:
+    """Record the reply sent to the citizen and move the ticket along."""
+    ticket = session.scalar(select(FeedbackTicket).where(FeedbackTicket.ticket == number))
+    if ticket is None:
+        return None
+    ticket.status, ticket.reply = status, reply
+    session.add(AuditEntry(actor=actor, action="feedback", target=number, detail=status.value))
+    return ticket

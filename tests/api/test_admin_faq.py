@@ -16,6 +16,7 @@ from api.main import create_app
 from knowledge_base import service as kb_service
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
+from nlu import tickets
 from nlu.chat import OfflineDialogue
 from tests.conftest import make_settings
 
@@ -154,3 +155,18 @@ def test_unknown_entry_and_bad_input(app):
     assert app.get("/api/v1/admin/faq/9999").status_code == 404
     empty = app.post("/api/v1/admin/faq", json={**FAQ, "questions": []}, headers=editor)
     assert empty.status_code == 422
+
+
+def test_feedback_tickets_list_and_reply(app, kb):
+    with session_scope(kb.engine) as session:
+        number = tickets.create(session, "conv-1", "Cán bộ trả hồ sơ trễ hẹn, gọi 0912345678")
+    assert app.get("/api/v1/admin/feedback").status_code == 401
+    editor = login(app, "editor1")
+    listed = app.get("/api/v1/admin/feedback", params={"status": "moi"}).json()
+    assert [t["ticket"] for t in listed] == [number] and listed[0]["contact"] == "0912345678"
+    reply = {"status": "da_tra_loi", "reply": "Sở đã nhắc nhở cán bộ và xin lỗi anh."}
+    answered = app.post(f"/api/v1/admin/feedback/{number}", json=reply, headers=editor).json()
+    assert answered["status"] == "da_tra_loi" and answered["reply"].startswith("Sở đã")
+    assert app.get("/api/v1/admin/feedback", params={"status": "moi"}).json() == []
+    missing = app.post("/api/v1/admin/feedback/PA-2026-999999", json=reply, headers=editor)
+    assert missing.status_code == 404
