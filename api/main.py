@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.routes import (
     admin_faq,
     admin_feedback,
+    admin_inbox,
     ask,
     auth,
     chat,
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(admin_faq.router)
     app.include_router(admin_feedback.router)
+    app.include_router(admin_inbox.router)
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=portal.STATIC_DIR), name="static")
     if config.cors_origins:  # the widget embedded on the province's own portal domain

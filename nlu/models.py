@@ -117,3 +117,15 @@ class Rating(Base):
     conversation_id: Mapped[str] = mapped_column(String(64), index=True)
     score: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboxDismissal(Base):
+    """A group of unanswered questions staff have handled (drafted a FAQ or dismissed)."""
+
+    __tablename__ = "inbox_dismissals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # dismissed | drafted
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -170,3 +170,30 @@ def test_feedback_tickets_list_and_reply(app, kb):
     assert app.get("/api/v1/admin/feedback", params={"status": "moi"}).json() == []
     missing = app.post("/api/v1/admin/feedback/PA-2026-999999", json=reply, headers=editor)
     assert missing.status_code == 404
+
+
+def test_unanswered_inbox_groups_drafts_and_dismisses(app):
+    for message in [
+        "Xe buýt số 5 chạy mấy giờ?",
+        "xe buyt so 5 chay may gio",
+        "giá vé xe buýt số 5 bao nhiêu",
+        "đăng ký khai sinh cần giấy tờ gì",  # answered: never in the inbox
+    ]:
+        assert app.post("/api/v1/chat", json={"message": message}).status_code == 200
+    editor = login(app, "editor1")
+    groups = app.get("/api/v1/admin/inbox").json()
+    assert [g["count"] for g in groups] == [2, 1]
+    top = groups[0]
+    assert set(top["wordings"]) == {"Xe buýt số 5 chạy mấy giờ?", "xe buyt so 5 chay may gio"}
+    assert "khai sinh" not in " ".join(g["question"] for g in groups)
+    draft = app.post("/api/v1/admin/inbox/draft", json={"key": top["key"]}, headers=editor)
+    assert draft.status_code == 201
+    faq = app.get(f"/api/v1/admin/faq/{draft.json()['faq_id']}").json()
+    assert faq["status"] == "draft" and set(faq["questions"]) == set(top["wordings"])
+    dismissed = app.post(
+        "/api/v1/admin/inbox/dismiss", json={"key": groups[1]["key"]}, headers=editor
+    )
+    assert dismissed.status_code == 204
+    assert app.get("/api/v1/admin/inbox").json() == []
+    gone = app.post("/api/v1/admin/inbox/draft", json={"key": top["key"]}, headers=editor)
+    assert gone.status_code == 404

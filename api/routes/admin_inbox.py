@@ -1,0 +1,94 @@
+"""Unanswered-questions inbox for staff: grouped refusals, one-click FAQ draft, dismiss."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import EditorDep, KnowledgeBaseDep
+from api.errors import NotFoundError
+from knowledge_base import curation
+from knowledge_base.db import session_scope
+from knowledge_base.service import KnowledgeBase
+from nlu import inbox
+
+router = APIRouter(prefix="/api/v1/admin/inbox", tags=["staff: inbox"])
+DRAFT_ANSWER = "(Cần soạn câu trả lời)"
+
+
+class Suggestion(BaseModel):
+    code: str
+    name: str
+
+
+class GroupOut(BaseModel):
+    key: str
+    question: str
+    count: int
+    last_seen: datetime | None
+    wordings: list[str]
+    suggestions: list[Suggestion]
+
+
+class GroupRef(BaseModel):
+    key: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class DraftOut(BaseModel):
+    faq_id: int
+    questions: list[str]
+    procedure_codes: list[str]
+
+
+def _suggest(kb: KnowledgeBase, question: str) -> list[Suggestion]:
+    # Refused questions still come back with their nearest procedures: good hints for staff.
+    return [Suggestion(code=p.code, name=p.name) for p in kb.ask(question, top_k=3).procedures]
+
+
+@router.get("", response_model=list[GroupOut])
+async def list_inbox(
+    kb: KnowledgeBaseDep,
+    _: EditorDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[GroupOut]:
+    def work() -> list[GroupOut]:
+        with session_scope(kb.engine) as session:
+            groups = inbox.unanswered(session, days, limit)
+        return [GroupOut(**g.__dict__, suggestions=_suggest(kb, g.question)) for g in groups]
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/draft", response_model=DraftOut, status_code=201)
+async def draft_from_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDep) -> DraftOut:
+    """A FAQ draft with the group's wordings as questions and the top suggestion linked."""
+
+    def work() -> DraftOut | None:
+        with session_scope(kb.engine) as session:
+            group = inbox.by_key(session, body.key)
+            if group is None:
+                return None
+            codes = [s.code for s in _suggest(kb, group.question)[:1]]
+            content = curation.FaqContent(group.wordings[:5], DRAFT_ANSWER, codes, ["hộp thư"])
+            entry = curation.create(session, staff.username, content)
+            inbox.close(session, body.key, staff.username, "drafted")
+            return DraftOut(faq_id=entry.id, questions=content.questions, procedure_codes=codes)
+
+    result = await run_in_threadpool(work)
+    if result is None:
+        raise NotFoundError("no such group in the inbox")
+    return result
+
+
+@router.post("/dismiss", status_code=204)
+async def dismiss_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDep) -> None:
+    def work() -> None:
+        with session_scope(kb.engine) as session:
+            inbox.close(session, body.key, staff.username, "dismissed")
+
+    await run_in_threadpool(work)

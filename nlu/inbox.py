@@ -1,0 +1,72 @@
+"""Unanswered-questions inbox: refused or low-confidence chat and phone turns, grouped by
+wording, for staff to turn into FAQ drafts or dismiss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge_base.text.normalize import fold_accents, normalize_text, strip_fillers
+from knowledge_base.text.tokens import content_syllables
+from nlu.models import ChatTurn, InboxDismissal, TurnRole
+
+MAX_TURNS = 20_000
+
+
+def wording_key(question: str) -> str:
+    """Questions that differ only in accents, fillers, word order or stop words share a key."""
+    words = content_syllables(fold_accents(strip_fillers(normalize_text(question))))
+    return " ".join(sorted(words))[:200]
+
+
+@dataclass
+class InboxGroup:
+    key: str
+    question: str  # the most recent wording
+    count: int = 0
+    last_seen: datetime | None = None
+    wordings: list[str] = field(default_factory=list)
+
+
+def unanswered(session: Session, days: int = 30, limit: int = 50) -> list[InboxGroup]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    turns = session.scalars(
+        select(ChatTurn)
+        .where(ChatTurn.created_at >= since, ChatTurn.role != TurnRole.STAFF)
+        .order_by(ChatTurn.conversation_id, ChatTurn.id)
+        .limit(MAX_TURNS)
+    ).all()
+    handled = set(session.scalars(select(InboxDismissal.key)))
+    groups: dict[str, InboxGroup] = {}
+    last_question: dict[str, ChatTurn] = {}
+    for turn in turns:
+        if turn.role is TurnRole.CITIZEN:
+            last_question[turn.conversation_id] = turn
+            continue
+        asked = last_question.pop(turn.conversation_id, None)
+        if asked is None or turn.answered is not False or asked.text.startswith("/"):
+            continue  # answered, or a button payload rather than a question
+        key = wording_key(asked.text)
+        if not key or key in handled:
+            continue
+        group = groups.setdefault(key, InboxGroup(key, asked.text))
+        group.count += 1
+        if group.last_seen is None or asked.created_at >= group.last_seen:
+            group.last_seen, group.question = asked.created_at, asked.text
+        if asked.text not in group.wordings and len(group.wordings) < 10:
+            group.wordings.append(asked.text)
+    ranked = sorted(groups.values(), key=lambda g: (-g.count, g.question))
+    return ranked[:limit]
+
+
+def by_key(session: Session, key: str, days: int = 30) -> InboxGroup | None:
+    return next((g for g in unanswered(session, days, limit=10_000) if g.key == key), None)
+
+
+def close(session: Session, key: str, actor: str, outcome: str) -> None:
+    """Take a group out of the inbox (``dismissed`` or ``drafted``)."""
+    if session.scalar(select(InboxDismissal.id).where(InboxDismissal.key == key)) is None:
+        session.add(InboxDismissal(key=key, actor=actor, outcome=outcome))
