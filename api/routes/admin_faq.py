@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -52,6 +52,8 @@ class FaqOut(BaseModel):
 
 
 class VersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     number: int
     author: str
     note: str
@@ -65,6 +67,8 @@ class RollbackIn(BaseModel):
 
 
 class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     actor: str
     action: str
     target: str
@@ -174,17 +178,7 @@ async def rollback_faq(
 @router.get("/faq/{entry_id}/versions", response_model=list[VersionOut])
 async def faq_versions(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> list[VersionOut]:
     def work(session: Session) -> list[VersionOut]:
-        return [
-            VersionOut(
-                number=v.number,
-                author=v.author,
-                note=v.note,
-                created_at=v.created_at,
-                questions=v.questions,
-                answer=v.answer,
-            )
-            for v in curation.versions(session, entry_id)
-        ]
+        return [VersionOut.model_validate(v) for v in curation.versions(session, entry_id)]
 
     return await _in_session(kb, work)
 
@@ -206,15 +200,6 @@ async def audit_log(
 ) -> list[AuditOut]:
     def work(session: Session) -> list[AuditOut]:
         rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-        return [
-            AuditOut(
-                actor=r.actor,
-                action=r.action,
-                target=r.target,
-                detail=r.detail,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+        return [AuditOut.model_validate(r) for r in rows]
 
     return await _in_session(kb, work)
