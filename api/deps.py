@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth.models import Role
 from api.auth.service import Staff, resolve_session
@@ -17,6 +18,8 @@ from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings
 from nlu.actions import ActionServer
 from nlu.chat import ChatService
+
+T = TypeVar("T")
 
 
 def get_kb(request: Request) -> KnowledgeBase:
@@ -34,6 +37,16 @@ def get_session(kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Iterator[Sessi
         yield session
 
 
+def run_in_session(kb: KnowledgeBase, work: Callable[[Session], T]) -> Awaitable[T]:
+    """Run blocking ORM work in one transaction on a worker thread."""
+
+    def run() -> T:
+        with session_scope(kb.engine) as session:
+            return work(session)
+
+    return run_in_threadpool(run)
+
+
 def get_chat(request: Request) -> ChatService:
     chat: ChatService = request.app.state.chat
     return chat
@@ -44,40 +57,35 @@ def get_actions(request: Request) -> ActionServer:
     return actions
 
 
-def require_staff(
-    settings: Annotated[Settings, Depends(get_app_settings)],
-    authorization: Annotated[str, Header()] = "",
-) -> None:
-    """Bearer token of the staff desk (the staff site with logins replaces it later)."""
-    expected = settings.staff_api_token
-    if not expected:
-        raise ForbiddenError("the staff API is disabled: set HOTLINE_STAFF_API_TOKEN")
-    given = authorization.removeprefix("Bearer ").strip()
-    if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise ForbiddenError("missing or wrong staff token")
-
-
 SESSION_COOKIE = "hotline_staff"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def current_staff(
+def _resolve(kb: KnowledgeBase, token: str) -> Staff | None:
+    with session_scope(kb.engine) as session:
+        return resolve_session(session, token)
+
+
+async def current_staff(
     request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     x_csrf_token: Annotated[str, Header()] = "",
 ) -> Staff:
-    """The logged-in staff member; unsafe methods must echo the session's CSRF token."""
+    """The logged-in staff member; unsafe methods must echo the session's CSRF token, in the
+    ``X-CSRF-Token`` header (API, htmx) or the ``csrf_token`` field of a staff-site form."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if not token:
         raise UnauthorizedError("login required")
-    with session_scope(kb.engine) as session:
-        staff = resolve_session(session, token)
+    staff = await run_in_threadpool(_resolve, kb, token)
     if staff is None:
         raise UnauthorizedError("the session has expired; log in again")
-    if request.method not in SAFE_METHODS and not secrets.compare_digest(
-        x_csrf_token.encode(), staff.csrf_token.encode()
-    ):
-        raise ForbiddenError("missing or wrong CSRF token (header X-CSRF-Token)")
+    if request.method not in SAFE_METHODS:
+        given = x_csrf_token
+        if not given and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            given = str((await request.form()).get("csrf_token") or "")
+        if not secrets.compare_digest(given.encode(), staff.csrf_token.encode()):
+            raise ForbiddenError("missing or wrong CSRF token (header X-CSRF-Token)")
     return staff
 
 
@@ -98,7 +106,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 ActionsDep = Annotated[ActionServer, Depends(get_actions)]
-StaffDep = Depends(require_staff)
+StaffDep = Annotated[Staff, Depends(current_staff)]
 EditorDep = Annotated[Staff, Depends(role(Role.EDITOR))]
 ReviewerDep = Annotated[Staff, Depends(role(Role.REVIEWER))]
 AdminDep = Annotated[Staff, Depends(role(Role.ADMIN))]

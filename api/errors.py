@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.site.render import SITE_PREFIX, error_page, to_login
 from knowledge_base.curation import (
     CurationError,
     FaqNotFoundError,
@@ -63,25 +64,38 @@ def _body(code: str, message: str, details: object = None) -> dict[str, object]:
     return {"error": error}
 
 
+def _respond(
+    request: Request, status: int, code: str, message: str, details: object = None
+) -> Response:
+    """The API's JSON error shape; on the staff site the same error as a page (or, when the
+    login is missing or expired, a redirect to the login page)."""
+    if request.url.path.startswith(SITE_PREFIX):
+        if status == 401:
+            return to_login(request)
+        return error_page(request, status, code)
+    return JSONResponse(_body(code, message, details), status_code=status)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message), status_code=exc.status_code)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return _respond(request, exc.status_code, exc.code, exc.message)
 
     @app.exception_handler(CurationError)
-    async def _curation(_: Request, exc: CurationError) -> JSONResponse:
+    async def _curation(request: Request, exc: CurationError) -> Response:
         status, code = _CURATION_STATUS.get(type(exc), (400, "bad_request"))
-        return JSONResponse(_body(code, str(exc)), status_code=status)
+        return _respond(request, status, code, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         details = [
             {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
             for e in exc.errors()
         ]
         message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        return JSONResponse(_body("invalid_request", message, details), status_code=422)
+        return _respond(request, 422, "invalid_request", message, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_body("http_error", str(exc.detail)), status_code=exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _respond(request, exc.status_code, code, str(exc.detail))

@@ -25,6 +25,7 @@ from api.routes import (
     rasa_webhook,
     staff,
 )
+from api.site import account_pages, catalogue_pages, dashboard_pages, desk_pages, faq_pages
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
@@ -99,6 +100,8 @@ def create_app(
     app.include_router(admin_feedback.router)
     app.include_router(admin_inbox.router)
     app.include_router(portal.router)
+    for site in (account_pages, faq_pages, catalogue_pages, desk_pages, dashboard_pages):
+        app.include_router(site.router)
     app.mount("/static", StaticFiles(directory=portal.STATIC_DIR), name="static")
     if config.cors_origins:  # the widget embedded on the province's own portal domain
         app.add_middleware(

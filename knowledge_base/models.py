@@ -184,3 +184,17 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+class ProvinceFact(Base):
+    """A figure the province publishes about its services, entered by an admin."""
+
+    __tablename__ = "province_facts"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(40))
+    as_of: Mapped[str] = mapped_column(String(60), default="")  # "tháng 10/2026"
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

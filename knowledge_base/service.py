@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from knowledge_base import facts
 from knowledge_base.answer.aspect import Aspect, detect_aspect
 from knowledge_base.answer.compose import (
     compose_procedure_answer,
@@ -22,7 +23,8 @@ from knowledge_base.answer.compose import (
     variant_note,
 )
 from knowledge_base.db import engine_for, migrate, session_scope
-from knowledge_base.models import FaqEntry, Procedure
+from knowledge_base.facts import FactBook
+from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
 from knowledge_base.retrieval.documents import corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
 from knowledge_base.retrieval.index import (
@@ -112,6 +114,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._checked_at = 0.0
+        self.facts = FactBook(self._stored_facts, settings.province_name)
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -272,8 +275,15 @@ class KnowledgeBase:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(FaqEntry, faq_id)
 
+    def _stored_facts(self) -> dict[str, ProvinceFact]:
+        with session_scope(self.engine) as session:
+            return facts.stored(session)
+
     def ask(self, question: str, top_k: int = 5) -> AskResult:
         aspect = detect_aspect(question)
+        fact = self.facts.answer(question)
+        if fact is not None:
+            return AskResult(True, aspect.value, fact, confidence=1.0, from_faq=True)
         if is_out_of_scope(question):
             return AskResult(False, aspect.value, refusal(self.settings.hotline_phone))
         searcher = self.searcher

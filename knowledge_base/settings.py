@@ -51,7 +51,6 @@ class Settings(BaseSettings):
     redis_url: str = ""  # set: Redis lock store for Rasa and shared dossier rate limits
     cors_origins: list[str] = []  # portal origins allowed to embed the chat widget
     staff_session_ttl_s: int = 8 * 3600  # a working day; then log in again
-    staff_api_token: str = ""  # bearer token of the staff handoff API; empty: API disabled
     dossier_max_failures: int = 5
     dossier_failure_window_s: int = 900
     max_question_chars: int = 2000

@@ -192,7 +192,7 @@ class ActionServer:
                     {"title": f"{i}. {p.name}", "payload": f'/choose_option{{"option":"{i}"}}'}
                     for i, p in enumerate(options, start=1)
                 ],
-                answered=False,
+                answered=None,
                 **meta,
             )
             result.set("candidates", [p.code for p in options])
@@ -237,6 +237,10 @@ class ActionServer:
 
     def refuse(self, turn: Turn, result: ActionResult) -> None:
         result.set("candidates", None)
+        fact = self.kb.facts.answer(turn.text)  # the classifier may call these out of scope
+        if fact is not None:
+            result.say(fact, answered=True, intent="province_fact", confidence=turn.confidence)
+            return
         result.say(
             self.kb.refusal(),
             [HANDOFF_BUTTON],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,16 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep
+from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, run_in_session
 from api.schemas import CitizenText
 from knowledge_base import curation
 from knowledge_base.curation import FaqContent
-from knowledge_base.db import session_scope
 from knowledge_base.models import AuditEntry, FaqEntry, FaqStatus, FaqVersion
 from knowledge_base.service import KnowledgeBase
 
 router = APIRouter(prefix="/api/v1/admin", tags=["staff: FAQ"])
-T = TypeVar("T")
 
 
 class FaqIn(BaseModel):
@@ -76,7 +74,7 @@ class AuditOut(BaseModel):
     created_at: datetime
 
 
-def _out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
+def faq_out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
     newest: FaqVersion = curation.version(session, entry.id, entry.version)
     return FaqOut(
         id=entry.id,
@@ -92,19 +90,13 @@ def _out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
     )
 
 
-async def _in_session(kb: KnowledgeBase, work: Callable[[Session], T]) -> T:
-    def run() -> T:
-        with session_scope(kb.engine) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
-
-
 async def _live_change(kb: KnowledgeBase, step: Callable[[Session], FaqEntry]) -> FaqOut:
     """Commit a change to live content, then rebuild the index beside the serving one."""
-    entry_id = await _in_session(kb, lambda s: step(s).id)
+    entry_id = await run_in_session(kb, lambda s: step(s).id)
     refresh = await run_in_threadpool(kb.refresh_index)
-    return await _in_session(kb, lambda s: _out(s, curation.get(s, entry_id), refresh.message))
+    return await run_in_session(
+        kb, lambda s: faq_out(s, curation.get(s, entry_id), refresh.message)
+    )
 
 
 @router.get("/faq", response_model=list[FaqOut])
@@ -118,34 +110,34 @@ async def list_faq(
         query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
         if status is not None:
             query = query.where(FaqEntry.status == status)
-        entries = [_out(session, e) for e in session.scalars(query)]
+        entries = [faq_out(session, e) for e in session.scalars(query)]
         needle = q.strip().lower()
         return [
             e for e in entries if not needle or needle in " ".join([*e.questions, e.answer]).lower()
         ]
 
-    return await _in_session(kb, work)
+    return await run_in_session(kb, work)
 
 
 @router.post("/faq", response_model=FaqOut, status_code=201)
 async def create_faq(body: FaqIn, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
-    return await _in_session(
-        kb, lambda s: _out(s, curation.create(s, staff.username, body.content()))
+    return await run_in_session(
+        kb, lambda s: faq_out(s, curation.create(s, staff.username, body.content()))
     )
 
 
 @router.get("/faq/{entry_id}", response_model=FaqOut)
 async def get_faq(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> FaqOut:
-    return await _in_session(kb, lambda s: _out(s, curation.get(s, entry_id)))
+    return await run_in_session(kb, lambda s: faq_out(s, curation.get(s, entry_id)))
 
 
 @router.put("/faq/{entry_id}", response_model=FaqOut)
 async def update_faq(
     entry_id: int, body: FaqUpdate, kb: KnowledgeBaseDep, staff: EditorDep
 ) -> FaqOut:
-    return await _in_session(
+    return await run_in_session(
         kb,
-        lambda s: _out(
+        lambda s: faq_out(
             s, curation.update(s, staff.username, entry_id, body.version, body.content())
         ),
     )
@@ -153,7 +145,9 @@ async def update_faq(
 
 @router.post("/faq/{entry_id}/submit", response_model=FaqOut)
 async def submit_faq(entry_id: int, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
-    return await _in_session(kb, lambda s: _out(s, curation.submit(s, staff.username, entry_id)))
+    return await run_in_session(
+        kb, lambda s: faq_out(s, curation.submit(s, staff.username, entry_id))
+    )
 
 
 @router.post("/faq/{entry_id}/publish", response_model=FaqOut)
@@ -180,7 +174,7 @@ async def faq_versions(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> lis
     def work(session: Session) -> list[VersionOut]:
         return [VersionOut.model_validate(v) for v in curation.versions(session, entry_id)]
 
-    return await _in_session(kb, work)
+    return await run_in_session(kb, work)
 
 
 @router.get("/faq/{entry_id}/diff", response_model=str)
@@ -191,7 +185,7 @@ async def faq_diff(
     old: Annotated[int, Query(alias="from", ge=1)],
     new: Annotated[int, Query(alias="to", ge=1)],
 ) -> str:
-    return await _in_session(kb, lambda s: curation.diff(s, entry_id, old, new))
+    return await run_in_session(kb, lambda s: curation.diff(s, entry_id, old, new))
 
 
 @router.get("/audit", response_model=list[AuditOut])
@@ -202,4 +196,4 @@ async def audit_log(
         rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
         return [AuditOut.model_validate(r) for r in rows]
 
-    return await _in_session(kb, work)
+    return await run_in_session(kb, work)

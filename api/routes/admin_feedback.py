@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
-from api.deps import EditorDep, KnowledgeBaseDep
+from api.deps import EditorDep, KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
 from api.schemas import CitizenText
-from knowledge_base.db import session_scope
 from nlu import tickets
 from nlu.models import FeedbackStatus, FeedbackTicket
 
@@ -42,6 +41,13 @@ class TicketOut(BaseModel):
         )
 
 
+def answer_ticket(
+    session: Session, actor: str, number: str, status: FeedbackStatus, reply: str
+) -> TicketOut | None:
+    found = tickets.answer(session, actor, number, status, reply)
+    return TicketOut.of(found) if found is not None else None
+
+
 class TicketAnswer(BaseModel):
     status: FeedbackStatus
     reply: CitizenText
@@ -51,23 +57,18 @@ class TicketAnswer(BaseModel):
 async def list_feedback(
     kb: KnowledgeBaseDep, _: EditorDep, status: FeedbackStatus | None = None
 ) -> list[TicketOut]:
-    def work() -> list[TicketOut]:
-        with session_scope(kb.engine) as session:
-            return [TicketOut.of(t) for t in tickets.list_tickets(session, status)]
-
-    return await run_in_threadpool(work)
+    return await run_in_session(
+        kb, lambda s: [TicketOut.of(t) for t in tickets.list_tickets(s, status)]
+    )
 
 
 @router.post("/{number}", response_model=TicketOut)
 async def answer_feedback(
     number: TicketNumber, body: TicketAnswer, kb: KnowledgeBaseDep, staff: EditorDep
 ) -> TicketOut:
-    def work() -> TicketOut | None:
-        with session_scope(kb.engine) as session:
-            found = tickets.answer(session, staff.username, number, body.status, body.reply)
-            return TicketOut.of(found) if found is not None else None
-
-    result = await run_in_threadpool(work)
+    result = await run_in_session(
+        kb, lambda s: answer_ticket(s, staff.username, number, body.status, body.reply)
+    )
     if result is None:
         raise NotFoundError(f"no ticket {number}")
     return result

@@ -44,7 +44,7 @@ class DraftOut(BaseModel):
     procedure_codes: list[str]
 
 
-def _suggest(kb: KnowledgeBase, question: str) -> list[Suggestion]:
+def suggest(kb: KnowledgeBase, question: str) -> list[Suggestion]:
     # Refused questions still come back with their nearest procedures: good hints for staff.
     return [Suggestion(code=p.code, name=p.name) for p in kb.ask(question, top_k=3).procedures]
 
@@ -56,30 +56,36 @@ async def list_inbox(
     days: Annotated[int, Query(ge=1, le=365)] = 30,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[GroupOut]:
-    def work() -> list[GroupOut]:
-        with session_scope(kb.engine) as session:
-            groups = inbox.unanswered(session, days, limit)
-        return [GroupOut(**g.__dict__, suggestions=_suggest(kb, g.question)) for g in groups]
+    return await run_in_threadpool(groups, kb, days, limit)
 
-    return await run_in_threadpool(work)
+
+def draft_faq(kb: KnowledgeBase, key: str, actor: str) -> DraftOut | None:
+    """A FAQ draft with the group's wordings as questions and the top suggestion linked."""
+    with session_scope(kb.engine) as session:
+        group = inbox.by_key(session, key)
+        if group is None:
+            return None
+        codes = [s.code for s in suggest(kb, group.question)[:1]]
+        content = curation.FaqContent(group.wordings[:5], DRAFT_ANSWER, codes, ["hộp thư"])
+        entry = curation.create(session, actor, content)
+        inbox.close(session, key, actor, "drafted")
+        return DraftOut(faq_id=entry.id, questions=content.questions, procedure_codes=codes)
+
+
+def dismiss(kb: KnowledgeBase, key: str, actor: str) -> None:
+    with session_scope(kb.engine) as session:
+        inbox.close(session, key, actor, "dismissed")
+
+
+def groups(kb: KnowledgeBase, days: int, limit: int) -> list[GroupOut]:
+    with session_scope(kb.engine) as session:
+        found = inbox.unanswered(session, days, limit)
+    return [GroupOut(**g.__dict__, suggestions=suggest(kb, g.question)) for g in found]
 
 
 @router.post("/draft", response_model=DraftOut, status_code=201)
 async def draft_from_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDep) -> DraftOut:
-    """A FAQ draft with the group's wordings as questions and the top suggestion linked."""
-
-    def work() -> DraftOut | None:
-        with session_scope(kb.engine) as session:
-            group = inbox.by_key(session, body.key)
-            if group is None:
-                return None
-            codes = [s.code for s in _suggest(kb, group.question)[:1]]
-            content = curation.FaqContent(group.wordings[:5], DRAFT_ANSWER, codes, ["hộp thư"])
-            entry = curation.create(session, staff.username, content)
-            inbox.close(session, body.key, staff.username, "drafted")
-            return DraftOut(faq_id=entry.id, questions=content.questions, procedure_codes=codes)
-
-    result = await run_in_threadpool(work)
+    result = await run_in_threadpool(draft_faq, kb, body.key, staff.username)
     if result is None:
         raise NotFoundError("no such group in the inbox")
     return result
@@ -87,8 +93,4 @@ async def draft_from_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDe
 
 @router.post("/dismiss", status_code=204)
 async def dismiss_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDep) -> None:
-    def work() -> None:
-        with session_scope(kb.engine) as session:
-            inbox.close(session, body.key, staff.username, "dismissed")
-
-    await run_in_threadpool(work)
+    await run_in_threadpool(dismiss, kb, body.key, staff.username)

@@ -30,7 +30,7 @@ class StaffOut(BaseModel):
     expires_at: datetime | None = None
 
 
-def _login(kb: KnowledgeBase, username: str, password: str) -> tuple[StaffOut, str] | None:
+def start_session(kb: KnowledgeBase, username: str, password: str) -> tuple[StaffOut, str] | None:
     with session_scope(kb.engine) as session:
         user = authenticate(session, username, password)
         if user is None:
@@ -47,20 +47,31 @@ def _login(kb: KnowledgeBase, username: str, password: str) -> tuple[StaffOut, s
 
 @router.post("/login", response_model=StaffOut)
 async def login(body: LoginRequest, response: Response, kb: KnowledgeBaseDep) -> StaffOut:
-    result = await run_in_threadpool(_login, kb, body.username.strip().lower(), body.password)
+    result = await run_in_threadpool(
+        start_session, kb, body.username.strip().lower(), body.password
+    )
     if result is None:
         raise UnauthorizedError("wrong username or password")
     out, token = result
+    set_session_cookie(response, kb, token)
+    return out
+
+
+def set_session_cookie(response: Response, kb: KnowledgeBase, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=kb.settings.staff_session_ttl_s,
         httponly=True,
-        samesite="strict",
+        samesite="strict",  # the browser never sends it from another site's form
         secure=kb.settings.environment == "production",
         path="/",
     )
-    return out
+
+
+def end_session(kb: KnowledgeBase, token: str) -> None:
+    with session_scope(kb.engine) as session:
+        close_session(session, token)
 
 
 @router.post("/logout", status_code=204)
@@ -70,13 +81,7 @@ async def logout(
     kb: KnowledgeBaseDep,
     _: Annotated[Staff, Depends(current_staff)],
 ) -> None:
-    token = request.cookies.get(SESSION_COOKIE, "")
-
-    def _close() -> None:
-        with session_scope(kb.engine) as session:
-            close_session(session, token)
-
-    await run_in_threadpool(_close)
+    await run_in_threadpool(end_session, kb, request.cookies.get(SESSION_COOKIE, ""))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KnowledgeBaseDep, SessionDep
@@ -13,6 +14,7 @@ from api.errors import NotFoundError
 from api.schemas import ChannelOut, DocumentOut, ProcedureListItem, ProcedureOut, ProcedurePage
 from knowledge_base.models import Procedure
 from knowledge_base.retrieval.searcher import analyze
+from knowledge_base.service import KnowledgeBase
 
 router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"])
 
@@ -28,16 +30,10 @@ def _item(p: Procedure) -> ProcedureListItem:
     )
 
 
-@router.get("", response_model=ProcedurePage, summary="Search and browse the catalogue")
-async def list_procedures(
-    kb: KnowledgeBaseDep,
-    session: SessionDep,
-    q: Annotated[str | None, Query(max_length=500, description="free-text search")] = None,
-    field: Annotated[str | None, Query(max_length=255, description="lĩnh vực, exact")] = None,
-    level: Annotated[str | None, Query(max_length=64, description="e.g. 'Cấp xã'")] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> ProcedurePage:
+async def find_procedures(
+    kb: KnowledgeBase, session: Session, q: str | None, field: str | None, level: str | None
+) -> list[Procedure]:
+    """Search results in rank order, or the whole catalogue by code when there is no query."""
     statement = select(Procedure)
     if field:
         statement = statement.where(Procedure.field == field)
@@ -51,6 +47,20 @@ async def list_procedures(
         matches = list(session.scalars(statement.order_by(Procedure.code)))
     if level:
         matches = [p for p in matches if any(level.lower() in lv.lower() for lv in p.levels)]
+    return matches
+
+
+@router.get("", response_model=ProcedurePage, summary="Search and browse the catalogue")
+async def list_procedures(
+    kb: KnowledgeBaseDep,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=500, description="free-text search")] = None,
+    field: Annotated[str | None, Query(max_length=255, description="lĩnh vực, exact")] = None,
+    level: Annotated[str | None, Query(max_length=64, description="e.g. 'Cấp xã'")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ProcedurePage:
+    matches = await find_procedures(kb, session, q, field, level)
     start = (page - 1) * page_size
     return ProcedurePage(
         items=[_item(p) for p in matches[start : start + page_size]],
@@ -67,6 +77,10 @@ async def get_procedure(code: str, session: SessionDep) -> ProcedureOut:
     procedure = session.scalar(select(Procedure).where(Procedure.code == code))
     if procedure is None:
         raise NotFoundError(f"no procedure with code {code!r}")
+    return procedure_out(procedure)
+
+
+def procedure_out(procedure: Procedure) -> ProcedureOut:
     return ProcedureOut(
         code=procedure.code,
         name=procedure.name,

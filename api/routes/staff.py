@@ -1,17 +1,20 @@
-"""Handoff desk for staff: waiting conversations, transcripts, replies, release to the bot."""
+"""Handoff desk for staff (any logged-in role): waiting conversations, transcripts, replies,
+release to the bot."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ChatDep, StaffDep
+from api.deps import ChatDep, current_staff
 from api.errors import NotFoundError
 from api.schemas import ConversationOut, StaffReply, TurnOut
 
-router = APIRouter(prefix="/api/v1/staff/conversations", tags=["staff"], dependencies=[StaffDep])
+router = APIRouter(
+    prefix="/api/v1/staff/conversations", tags=["staff"], dependencies=[Depends(current_staff)]
+)
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 

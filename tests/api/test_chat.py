@@ -6,12 +6,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.main import create_app
-from knowledge_base.settings import Settings
+from api.auth.models import Role, StaffUser
+from api.auth.service import create_user
+from knowledge_base.db import session_scope
 from nlu.chat import DialogueUnavailableError
 
-STAFF = {"Authorization": "Bearer staff-secret-token-1234"}
+STAFF: dict[str, str] = {}  # the CSRF header of the desk user, filled in by the fixture
+DESK_PASSWORD = "handoff-desk-password"
 
 
 class ScriptedDialogue:
@@ -54,14 +58,17 @@ def dialogue() -> ScriptedDialogue:
 
 @pytest.fixture(scope="module")
 def client(sample_kb, dialogue):
-    settings: Settings = sample_kb.settings
-    original = settings.staff_api_token
-    settings.staff_api_token = STAFF["Authorization"].removeprefix("Bearer ")
+    with session_scope(sample_kb.engine) as session:
+        if session.scalar(select(StaffUser).where(StaffUser.username == "desk1")) is None:
+            create_user(session, "desk1", Role.EDITOR, DESK_PASSWORD)
     app = create_app(kb=sample_kb, dialogue=dialogue)
     dialogue.actions = app.state.actions
     with TestClient(app) as test_client:
+        login = test_client.post(
+            "/api/v1/auth/login", json={"username": "desk1", "password": DESK_PASSWORD}
+        )
+        STAFF["X-CSRF-Token"] = login.json()["csrf_token"]
         yield test_client
-    settings.staff_api_token = original
 
 
 def test_first_message_gets_a_server_issued_session(client):
@@ -104,7 +111,8 @@ def test_handoff_silences_the_bot_until_staff_release(client):
     ).json()
     assert quiet["handoff"] and quiet["messages"] == []
 
-    assert client.get("/api/v1/staff/conversations").status_code == 403
+    no_csrf = client.post(f"/api/v1/staff/conversations/{sid}/reply", json={"text": "x"})
+    assert no_csrf.status_code == 403
     waiting = client.get("/api/v1/staff/conversations", headers=STAFF).json()
     assert sid in [c["id"] for c in waiting]
     transcript = client.get(f"/api/v1/staff/conversations/{sid}/turns", headers=STAFF).json()
@@ -144,10 +152,11 @@ def test_chat_rejects_bad_input(client, payload):
     assert response.json()["error"]["message"]
 
 
-def test_unknown_session_and_wrong_token(client):
+def test_unknown_session_and_the_desk_needs_a_login(client):
     assert client.get("/api/v1/chat/unknownsession123/messages").status_code == 404
-    wrong = {"Authorization": "Bearer nope"}
-    assert client.get("/api/v1/staff/conversations", headers=wrong).status_code == 403
+    with TestClient(client.app) as anonymous:
+        assert anonymous.get("/api/v1/staff/conversations").status_code == 401
+    assert client.post("/api/v1/staff/conversations/unknownsession123/release").status_code == 403
     assert (
         client.post(
             "/api/v1/staff/conversations/unknownsession123/release", headers=STAFF

@@ -1,0 +1,159 @@
+"""Staff pages for the day-to-day desk: unanswered questions, conversations waiting for a
+person, and citizens' feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
+from api.errors import NotFoundError
+from api.routes import admin_inbox
+from api.routes.admin_feedback import TicketOut, answer_ticket
+from api.schemas import CitizenText
+from api.site.render import SITE_PREFIX, back_to, page
+from nlu import tickets
+from nlu.models import FeedbackStatus
+
+router = APIRouter(prefix=SITE_PREFIX, include_in_schema=False)
+ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+_CITIZEN_TEXT: TypeAdapter[str] = TypeAdapter(CitizenText)
+
+
+def _citizen_text(raw: str) -> str | None:
+    try:
+        return _CITIZEN_TEXT.validate_python(raw.strip())
+    except ValidationError:
+        return None
+
+
+# --- unanswered-questions inbox ---------------------------------------------------------------
+@router.get("/inbox")
+async def inbox_page(
+    request: Request,
+    kb: KnowledgeBaseDep,
+    staff: EditorDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> HTMLResponse:
+    groups = await run_in_threadpool(admin_inbox.groups, kb, days, 50)
+    return page(request, "inbox.html", staff, groups=groups, days=days)
+
+
+@router.post("/inbox/draft")
+async def inbox_draft(
+    kb: KnowledgeBaseDep, staff: EditorDep, key: Annotated[str, Form(max_length=200)]
+) -> RedirectResponse:
+    draft = await run_in_threadpool(admin_inbox.draft_faq, kb, key, staff.username)
+    if draft is None:
+        raise NotFoundError("no such group in the inbox")
+    return back_to(f"{SITE_PREFIX}/faq/{draft.faq_id}", "drafted")
+
+
+@router.post("/inbox/dismiss")
+async def inbox_dismiss(
+    kb: KnowledgeBaseDep, staff: EditorDep, key: Annotated[str, Form(max_length=200)]
+) -> RedirectResponse:
+    await run_in_threadpool(admin_inbox.dismiss, kb, key, staff.username)
+    return back_to(f"{SITE_PREFIX}/inbox", "dismissed")
+
+
+# --- handoff desk ------------------------------------------------------------------------------
+@router.get("/handoff")
+async def handoff_list(request: Request, chat: ChatDep, staff: EditorDep) -> HTMLResponse:
+    waiting = await run_in_threadpool(chat.waiting)
+    return page(request, "handoff_list.html", staff, waiting=waiting)
+
+
+@router.get("/handoff/{conversation_id}")
+async def handoff_conversation(
+    request: Request, conversation_id: ConversationId, chat: ChatDep, staff: EditorDep
+) -> HTMLResponse:
+    turns = await run_in_threadpool(chat.transcript, conversation_id, 0)
+    if turns is None:
+        raise NotFoundError("unknown conversation")
+    template = "handoff_turns.html" if request.headers.get("hx-request") else "handoff.html"
+    return page(request, template, staff, conversation_id=conversation_id, turns=turns)
+
+
+@router.post("/handoff/{conversation_id}/reply")
+async def handoff_reply(
+    request: Request,
+    conversation_id: ConversationId,
+    chat: ChatDep,
+    staff: EditorDep,
+    text: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    reply = _citizen_text(text)
+    if reply is None:
+        turns = await run_in_threadpool(chat.transcript, conversation_id, 0)
+        return page(
+            request,
+            "handoff.html",
+            staff,
+            422,
+            conversation_id=conversation_id,
+            turns=turns or [],
+            error="Nội dung trả lời không được để trống.",
+        )
+    if await run_in_threadpool(chat.staff_reply, conversation_id, reply) is None:
+        raise NotFoundError("unknown conversation")
+    return back_to(f"{SITE_PREFIX}/handoff/{conversation_id}", "replied")
+
+
+@router.post("/handoff/{conversation_id}/release")
+async def handoff_release(
+    conversation_id: ConversationId, chat: ChatDep, _: EditorDep
+) -> RedirectResponse:
+    if not await run_in_threadpool(chat.release, conversation_id):
+        raise NotFoundError("unknown conversation")
+    return back_to(f"{SITE_PREFIX}/handoff", "released")
+
+
+# --- feedback and complaints -------------------------------------------------------------------
+@router.get("/feedback")
+async def feedback_page(
+    request: Request,
+    kb: KnowledgeBaseDep,
+    staff: EditorDep,
+    status: Annotated[str, Query(max_length=16)] = "",
+) -> HTMLResponse:
+    wanted = FeedbackStatus(status) if status in FeedbackStatus._value2member_map_ else None
+    rows = await run_in_session(
+        kb, lambda s: [TicketOut.of(t) for t in tickets.list_tickets(s, wanted)]
+    )
+    return page(request, "feedback.html", staff, tickets=rows, status=status)
+
+
+@router.post("/feedback/{number}")
+async def feedback_answer(
+    request: Request,
+    kb: KnowledgeBaseDep,
+    staff: EditorDep,
+    number: Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6}$")],
+    status: Annotated[FeedbackStatus, Form()],
+    reply: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    text = reply.strip()
+    if status is FeedbackStatus.ANSWERED and not text:
+        rows = await run_in_session(
+            kb, lambda s: [TicketOut.of(t) for t in tickets.list_tickets(s, None)]
+        )
+        return page(
+            request,
+            "feedback.html",
+            staff,
+            422,
+            tickets=rows,
+            status="",
+            error=f"{number}: hãy ghi nội dung đã trả lời công dân trước khi đóng góp ý.",
+        )
+    answered = await run_in_session(
+        kb, lambda s: answer_ticket(s, staff.username, number, status, text)
+    )
+    if answered is None:
+        raise NotFoundError(f"no ticket {number}")
+    return back_to(f"{SITE_PREFIX}/feedback", "answered")
