@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.main import create_app
 from api.auth.models import Role, StaffUser
 from api.auth.service import create_user
+from api.main import create_app
 from knowledge_base.db import session_scope
 from nlu.chat import DialogueUnavailableError
 

@@ -3,58 +3,13 @@ viewport, against the API and a real Rasa server."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from knowledge_base.db import session_scope
 from knowledge_base.models import FaqEntry, FaqStatus
+from tests.web.conftest import ARTIFACTS, bot_texts, send
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def bot_texts(page) -> list[str]:
-    return page.locator(".hl-bot").all_inner_texts()
-
-
-def send(page, text: str) -> None:
-    before = page.locator(".hl-bot").count()
-    page.fill(".hl-form input", text)
-    page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"document.querySelectorAll('.hl-bot').length > {before}", timeout=30_000
-    )
 
 
 def test_citizen_chats_picks_a_quick_reply_and_rates(rasa_stack, phone):

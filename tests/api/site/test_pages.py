@@ -28,7 +28,11 @@ def kb(tmp_path: Path) -> KnowledgeBase:
     kb = KnowledgeBase(make_settings(tmp_path, province_name="tỉnh Hậu Giang"))
     kb.warm_up()
     with session_scope(kb.engine) as session:
-        for name, role in [("editor1", Role.EDITOR), ("reviewer1", Role.REVIEWER), ("admin1", Role.ADMIN)]:
+        for name, role in [
+            ("editor1", Role.EDITOR),
+            ("reviewer1", Role.REVIEWER),
+            ("admin1", Role.ADMIN),
+        ]:
             create_user(session, name, role, PASSWORD)
     return kb
 
@@ -78,11 +82,20 @@ def test_pages_need_a_login_and_the_login_page_is_vietnamese(site):
 
 def test_every_page_renders_for_an_admin(site):
     sign_in(site, "admin1")
-    for path in ["/staff", "/staff/faq", "/staff/faq/new", "/staff/procedures", "/staff/inbox",
-                 "/staff/handoff", "/staff/feedback", "/staff/facts", "/staff/users"]:
+    for path in [
+        "/staff",
+        "/staff/faq",
+        "/staff/faq/new",
+        "/staff/procedures",
+        "/staff/inbox",
+        "/staff/handoff",
+        "/staff/feedback",
+        "/staff/facts",
+        "/staff/users",
+    ]:
         response = site.get(path)
         assert response.status_code == 200, path
-        assert "<html lang=\"vi\">" in response.text
+        assert '<html lang="vi">' in response.text
 
 
 def test_form_posts_need_the_csrf_token(site):
@@ -110,7 +123,12 @@ def test_editor_cannot_publish_but_a_reviewer_can_and_chat_answers(site):
 def test_second_editor_gets_a_conflict_and_keeps_their_text(site):
     csrf = sign_in(site, "editor1")
     entry = new_entry(site, csrf)
-    form = {"csrf_token": csrf, "questions": "Thứ bảy có làm việc?", "tags": "", "procedure_codes": ""}
+    form = {
+        "csrf_token": csrf,
+        "questions": "Thứ bảy có làm việc?",
+        "tags": "",
+        "procedure_codes": "",
+    }
     first = site.post(f"/staff/faq/{entry}", data={**form, "version": "1", "answer": "Bản của A"})
     assert first.status_code == 200
     second = site.post(f"/staff/faq/{entry}", data={**form, "version": "1", "answer": "Bản của B"})
@@ -122,7 +140,12 @@ def test_rollback_and_diff_pages(site):
     csrf = sign_in(site, "reviewer1")
     entry = new_entry(site, csrf, "Câu trả lời một")
     site.post(f"/staff/faq/{entry}/publish", data={"csrf_token": csrf})
-    form = {"csrf_token": csrf, "questions": "Thứ bảy có làm việc?", "tags": "", "procedure_codes": ""}
+    form = {
+        "csrf_token": csrf,
+        "questions": "Thứ bảy có làm việc?",
+        "tags": "",
+        "procedure_codes": "",
+    }
     site.post(f"/staff/faq/{entry}", data={**form, "version": "1", "answer": "Câu trả lời hai"})
     site.post(f"/staff/faq/{entry}/publish", data={"csrf_token": csrf})
     diff = site.get(f"/staff/faq/{entry}/diff?from=1&to=2")
@@ -137,11 +160,18 @@ def test_province_figures_are_answered_in_chat(site):
     assert bad.status_code == 422 and "không phải là một con số" in bad.text
     saved = site.post(
         "/staff/facts",
-        data={"csrf_token": csrf, "online_services": "1.245", "on_time_rate": "98,7",
-              "online_submission_share": "", "as_of": "tháng 10/2026"},
+        data={
+            "csrf_token": csrf,
+            "online_services": "1.245",
+            "on_time_rate": "98,7",
+            "online_submission_share": "",
+            "as_of": "tháng 10/2026",
+        },
     )
     assert saved.status_code == 200 and "Đã lưu số liệu" in saved.text
-    answer = site.post("/api/v1/chat", json={"message": "tỉnh mình có bao nhiêu dịch vụ công trực tuyến?"})
+    answer = site.post(
+        "/api/v1/chat", json={"message": "tỉnh mình có bao nhiêu dịch vụ công trực tuyến?"}
+    )
     text = answer.json()["messages"][0]["text"]
     assert "1.245 dịch vụ công trực tuyến" in text and "tháng 10/2026" in text
     rate = site.post("/api/v1/ask", json={"question": "tỷ lệ hồ sơ giải quyết đúng hạn của tỉnh?"})
@@ -155,7 +185,8 @@ def test_catalogue_upload_reports_and_indexes(site, kb):
     csrf = sign_in(site, "reviewer1")
     record = json.loads(
         (Path(__file__).resolve().parents[3] / "knowledge_base/data/sample_catalogue.jsonl")
-        .read_text(encoding="utf-8").splitlines()[0]
+        .read_text(encoding="utf-8")
+        .splitlines()[0]
     )
     record["code"], record["name"] = "9.999999", "Cấp giấy phép nuôi chim yến thử nghiệm"
     payload = gzip.compress((json.dumps(record, ensure_ascii=False) + "\n{broken\n").encode())
@@ -194,7 +225,9 @@ def test_handoff_desk_pages(site):
     site.app.state.actions.run(handoff)  # what Rasa runs when the citizen asks for a person
     csrf = sign_in(site, "editor1")
     assert sid in site.get("/staff/handoff").text
-    sent = site.post(f"/staff/handoff/{sid}/reply", data={"csrf_token": csrf, "text": "Chào anh, em nghe."})
+    sent = site.post(
+        f"/staff/handoff/{sid}/reply", data={"csrf_token": csrf, "text": "Chào anh, em nghe."}
+    )
     assert sent.status_code == 200 and "Chào anh, em nghe." in sent.text
     staff_turns = site.get(f"/api/v1/chat/{sid}/messages").json()
     assert any(m["text"] == "Chào anh, em nghe." for m in staff_turns)
