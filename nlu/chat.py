@@ -160,6 +160,15 @@ class ChatService:
         buttons = [] if result.answerable else [HANDOFF_BUTTON]
         return [{"text": result.answer, "buttons": buttons, "custom": {"hotline": meta}}]
 
+    def record_exchange(
+        self, conversation_id: str, said: str, replies: list[str], channel: str, **meta: Any
+    ) -> None:
+        """A turn handled outside the dialogue engine (a phone keypad menu), kept in the same
+        transcript so analytics and the inbox see it."""
+        self._record_citizen(conversation_id, said, channel)
+        messages = [ChatMessage(text, []) for text in replies]
+        self._record_bot(conversation_id, messages, [dict(meta) for _ in messages], False, 0.0)
+
     # --- staff handoff desk ------------------------------------------------------------------
     def waiting(self) -> list[Conversation]:
         with session_scope(self.engine) as session:

@@ -129,3 +129,18 @@ class InboxDismissal(Base):
     actor: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))  # dismissed | drafted
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoiceCall(Base):
+    """A phone call: its conversation (same id) holds the turns; this holds how it went."""
+
+    __tablename__ = "voice_calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    transport: Mapped[str] = mapped_column(String(16))  # audiosocket | media_stream
+    caller: Mapped[str] = mapped_column(String(40), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # in_progress | completed | transferred | silence | hung_up | error
+    outcome: Mapped[str] = mapped_column(String(16), default="in_progress")
+    turns: Mapped[int] = mapped_column(Integer, default=0)

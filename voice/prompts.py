@@ -1,0 +1,107 @@
+"""What the line says (Vietnamese), how answers are shortened for the ear, and how short spoken
+replies (yes, goodbye, a digit) are read."""
+
+from __future__ import annotations
+
+import re
+
+from knowledge_base.text.normalize import fold_accents, normalize_text
+
+MENU = (
+    "Bấm phím 1 để hỏi về thủ tục hành chính, phím 2 để tra cứu hồ sơ, phím 0 để gặp tổng đài viên."
+)
+REPROMPT = "Anh chị còn nghe máy không ạ? Mời anh chị nói câu hỏi về thủ tục hành chính."
+ASK_PROCEDURE = "Mời anh chị nói tên thủ tục hoặc câu hỏi của mình."
+PLEASE_WAIT = "Xin anh chị chờ trong giây lát."
+DID_NOT_HEAR = "Xin lỗi, tôi chưa nghe rõ. Anh chị vui lòng nói lại."
+WANT_DETAILS = "Anh chị có muốn nghe chi tiết không ạ?"
+TRANSFER = "Dạ, tôi đang chuyển máy tới tổng đài viên. Anh chị vui lòng giữ máy."
+DOSSIER_CODE = (
+    "Mời anh chị nhập mã hồ sơ bằng bàn phím, chỉ nhập các chữ số, kết thúc bằng phím thăng."
+)
+DOSSIER_PHONE = "Mời nhập bốn số cuối của số điện thoại đã đăng ký hồ sơ, kết thúc bằng phím thăng."
+DOSSIER_BAD_CODE = "Mã hồ sơ chưa đúng. Mã gồm mười chín chữ số."
+ASK_RATING = "Trước khi kết thúc, xin anh chị chấm điểm cuộc gọi từ 1 đến 5 bằng bàn phím."
+THANKS_RATING = "Cảm ơn anh chị đã đánh giá."
+GOODBYE = "Cảm ơn anh chị đã gọi tổng đài dịch vụ công. Xin chào và hẹn gặp lại."
+NOT_UNDERSTOOD_KEY = "Phím này chưa được hỗ trợ."
+
+
+def greeting(province: str) -> str:
+    return f"Xin chào, đây là tổng đài dịch vụ công {province}. Mời anh chị nói câu hỏi của mình. {MENU}"
+
+
+def fixed_prompts(province: str) -> list[str]:
+    return [
+        greeting(province),
+        MENU,
+        REPROMPT,
+        ASK_PROCEDURE,
+        PLEASE_WAIT,
+        DID_NOT_HEAR,
+        WANT_DETAILS,
+        TRANSFER,
+        DOSSIER_CODE,
+        DOSSIER_PHONE,
+        DOSSIER_BAD_CODE,
+        ASK_RATING,
+        THANKS_RATING,
+        GOODBYE,
+        NOT_UNDERSTOOD_KEY,
+    ]
+
+
+_LINK_RE = re.compile(r"https?://\S+|\[[^\]]*\]\([^)]*\)")
+_BULLET_RE = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s*", re.MULTILINE)
+_SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+EAR_CHARS = 320
+
+
+def for_the_ear(text: str, limit: int = EAR_CHARS) -> tuple[str, str]:
+    """The essentials to say now and the rest to offer ("có muốn nghe chi tiết không?")."""
+    clean = _BULLET_RE.sub("", _LINK_RE.sub("", text.replace("**", "")))
+    sentences = [s.strip() for s in _SENTENCE_RE.split(clean) if s.strip()]
+    now: list[str] = []
+    for index, sentence in enumerate(sentences):
+        if now and len(" ".join([*now, sentence])) > limit:
+            rest = " ".join(sentences[index:])
+            return _joined(now), _joined([rest])
+        now.append(sentence)
+    return _joined(now), ""
+
+
+def _joined(parts: list[str]) -> str:
+    return " ".join(p if p[-1] in ".!?:;," else p + "." for p in parts)
+
+
+def _folded(text: str) -> str:
+    return fold_accents(normalize_text(text))
+
+
+_YES_RE = re.compile(r"\b(?:co|muon|nghe|vang|da|u|ok|duoc|tiep)\b")
+_NO_RE = re.compile(r"\b(?:khong|thoi|khoi)\b")
+_GOODBYE_RE = re.compile(r"\b(?:tam biet|chao nhe|het roi|khong con gi|the thoi|cup may)\b")
+_SPOKEN_DIGITS = {
+    "khong": "0", "mot": "1", "hai": "2", "ba": "3", "bon": "4", "tu": "4",
+    "nam": "5", "lam": "5", "sau": "6", "bay": "7", "tam": "8", "chin": "9",
+}  # fmt: skip
+
+
+def is_yes(text: str) -> bool:
+    folded = _folded(text)
+    return bool(_YES_RE.search(folded)) and not _NO_RE.search(folded)
+
+
+def is_goodbye(text: str) -> bool:
+    return bool(_GOODBYE_RE.search(_folded(text)))
+
+
+def spoken_digits(text: str) -> str:
+    """Digits said aloud or recognised as numerals ("một hai ba" or "1 2 3" → "123")."""
+    out = []
+    for word in _folded(text).split():
+        if word.isdigit():
+            out.append(word)
+        elif word in _SPOKEN_DIGITS:
+            out.append(_SPOKEN_DIGITS[word])
+    return "".join(out)

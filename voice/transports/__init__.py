@@ -1,0 +1,1 @@
+"""Telephony protocols as serializers: bytes or JSON in, typed frames out, and back."""
