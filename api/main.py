@@ -24,6 +24,7 @@ from api.routes import (
     procedures,
     rasa_webhook,
     staff,
+    voice,
 )
 from api.site import account_pages, catalogue_pages, dashboard_pages, desk_pages, faq_pages
 from knowledge_base.db import session_scope
@@ -86,6 +87,7 @@ def create_app(
     )
     app.state.kb = knowledge_base
     app.state.ready = False
+    app.state.voice = None  # speech models load on the first call (api/routes/voice.py)
     app.state.chat = ChatService(knowledge_base, knowledge_base.engine, rasa)
     app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
     install_error_handlers(app)
@@ -99,6 +101,7 @@ def create_app(
     app.include_router(admin_faq.router)
     app.include_router(admin_feedback.router)
     app.include_router(admin_inbox.router)
+    app.include_router(voice.router)
     app.include_router(portal.router)
     for site in (account_pages, faq_pages, catalogue_pages, desk_pages, dashboard_pages):
         app.include_router(site.router)

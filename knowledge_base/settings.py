@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 9092
     voice_max_calls: int = 64  # per voice worker process
+    voice_stream_token: str = ""  # ?token= of the media-stream WebSocket; empty: loopback only
     voice_silence_s: float = 7.0
     dossier_letter: str = "H"  # the province letter inside dossier codes (keypad entry)
     load_sample_if_empty: bool = True

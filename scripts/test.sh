@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_rasa.sh
 bash scripts/setup_browser.sh
+bash scripts/setup_voice.sh
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/mypy api knowledge_base nlu voice benchmarks

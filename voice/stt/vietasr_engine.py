@@ -3,6 +3,7 @@ in the wheel, run with ONNX Runtime. Only its recogniser module is used: its VAD
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -27,6 +28,8 @@ def _pipeline() -> Any:
                     "the viet-asr engine needs `pip install viet-asr==0.1.0.dev11`"
                 ) from exc
             _PIPELINE = vietasr.Pipeline.new().add("vietasr").build()
+            # Free it while cffi is still whole; its __del__ at interpreter exit is too late.
+            atexit.register(_PIPELINE.close)
         return _PIPELINE
 
 

@@ -91,7 +91,10 @@ class VoskRecognizer:
         model = load_model(self.model_path)
         rate = _model_rate(self.model_path)
         if phrases:
-            grammar = json.dumps([*phrases, UNKNOWN_WORD], ensure_ascii=False)
+            # "[unk]" lets out-of-list speech fall out instead of forcing a phrase, where the
+            # model's vocabulary has it.
+            extra = [UNKNOWN_WORD] if model.vosk_model_find_word(UNKNOWN_WORD) >= 0 else []
+            grammar = json.dumps([*phrases, *extra], ensure_ascii=False)
             recognizer = vosk.KaldiRecognizer(model, rate, grammar)
         else:
             recognizer = vosk.KaldiRecognizer(model, rate)
