@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -80,10 +81,18 @@ class CallSession:
         return await asyncio.get_running_loop().run_in_executor(self.services.pool, work, *args)
 
     async def say(self, text: str, cache: bool = False) -> None:
-        """Queue the text's audio; returns at once (playback is paced in the background)."""
-        audio = await self._blocking(self.services.speech.say, text, cache)
-        if not self.listener.ended.is_set():
-            self.player.enqueue(audio)
+        """Queue the text's audio; returns once the first sentence is playing (the rest is
+        synthesised meanwhile), so a long answer starts as fast as a short one."""
+        first, rest = prompts.first_sentence(text) if not cache else (text, "")
+        audio = await self._blocking(self.services.speech.say, first, cache)
+        if self.listener.ended.is_set():
+            return
+        clears = self.player.clears
+        self.player.enqueue(audio)
+        if rest:
+            more = await self._blocking(self.services.speech.say, rest, False)
+            if self.player.clears == clears:  # not interrupted meanwhile
+                self.player.enqueue(more, continuation=True)
 
     async def say_and_wait(self, text: str, cache: bool = False) -> None:
         await self.say(text, cache)
@@ -159,7 +168,9 @@ class CallSession:
             self.outcome = "completed"
             await self._goodbye(rate=True)
             return True
+        heard_at = time.monotonic()
         reply = await self.services.chat.handle(self.call_id, heard.text, channel="phone")
+        answered_at = time.monotonic()
         self.turns += 1
         if reply.handoff:
             await self._transfer()
@@ -170,6 +181,17 @@ class CallSession:
             self._details = later
             now = f"{now} {prompts.WANT_DETAILS}"
         await self._answer_audio(now, heard.speech_ended_at)
+        # The dialogue asked for a code or phone digits: give the caller time between digits.
+        self.listener.detector.digits_mode = prompts.asks_for_digits(text)
+        logger.info(
+            "voice.turn",
+            extra={
+                "call_id": self.call_id,
+                "recognised_s": round(heard_at - heard.speech_ended_at, 3),
+                "dialogue_s": round(answered_at - heard_at, 3),
+                "speaking_s": round((self.player.first_frame_at or answered_at) - answered_at, 3),
+            },
+        )
         return False
 
     async def _answer_audio(self, text: str, speech_ended_at: float) -> None:

@@ -25,6 +25,7 @@ class Player:
         self._sending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.first_frame_at: float | None = None  # monotonic time the last play() began sending
+        self.clears = 0  # barge-ins so far: a continuation queued after one is dropped
 
     @property
     def playing(self) -> bool:
@@ -38,19 +39,23 @@ class Player:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def enqueue(self, pcm: bytes) -> None:
+    def enqueue(self, pcm: bytes, continuation: bool = False) -> None:
+        """Queue audio; ``continuation`` appends the rest of an answer to its first part."""
         for start in range(0, len(pcm), FRAME_BYTES):
             frame = pcm[start : start + FRAME_BYTES]
             self._frames.append(frame.ljust(FRAME_BYTES, b"\x00"))
-        if self._frames:
-            self._idle.clear()
+        if not self._frames:
+            return
+        if not continuation:
             self._sending.clear()
             self.first_frame_at = None
-            self._wake.set()
+        self._idle.clear()
+        self._wake.set()
 
     async def clear(self) -> None:
         """Barge-in: drop what is queued and tell the transport to drop what it buffered."""
         self._frames.clear()
+        self.clears += 1
         self._idle.set()
         self._sending.set()
         await self._send(ClearAudio())

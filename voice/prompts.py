@@ -70,6 +70,20 @@ def for_the_ear(text: str, limit: int = EAR_CHARS) -> tuple[str, str]:
     return _joined(now), ""
 
 
+_FIRST_SENTENCE_RE = re.compile(r"^(.{20,}?[.!?:;])\s+(.+)$", re.DOTALL)
+_DIGITS_ASKED_RE = re.compile(r"\b(?:ma ho so|so dien thoai|so cuoi)\b")
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """The first sentence (at least a few words) and the rest, to synthesise separately."""
+    found = _FIRST_SENTENCE_RE.match(text.strip())
+    return (found.group(1), found.group(2)) if found else (text, "")
+
+
+def asks_for_digits(text: str) -> bool:
+    return bool(_DIGITS_ASKED_RE.search(_folded(text)))
+
+
 def _joined(parts: list[str]) -> str:
     return " ".join(p if p[-1] in ".!?:;," else p + "." for p in parts)
 

@@ -20,7 +20,7 @@ class VadEvent(enum.Enum):
 @dataclass
 class EndpointSettings:
     start_ms: int = 100  # voiced audio needed to call it speech (barge-in reacts after this)
-    hangover_ms: int = 550  # silence that ends an utterance
+    hangover_ms: int = 450  # silence that ends an utterance (benchmarks/voice_load.py)
     digits_hangover_ms: int = 1300  # while a caller reads out a code or phone number
     max_utterance_s: float = 20.0
     min_level_dbfs: float = -48.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +10,8 @@ import typer
 
 from api.cli.dialogue import dossiers_app, rasa_app
 from api.cli.staff import users_app
+from api.cli.voice import voice_app
+from api.logs import configure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import get_settings
 
@@ -26,6 +27,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dossiers_app, name="dossiers")
 app.add_typer(users_app, name="users")
+app.add_typer(voice_app, name="voice")
 
 
 def _knowledge_base() -> KnowledgeBase:
@@ -38,11 +40,7 @@ def _knowledge_base() -> KnowledgeBase:
 
 @app.callback()
 def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    configure(verbose)
 
 
 @app.command()
