@@ -175,19 +175,19 @@ def main() -> int:
             if "AudioSocket" not in ready:
                 print("the voice worker did not start", file=sys.stderr)
                 return 1
-            report = {
-                "recordings": "shared speech clips"
-                if (SPEECH / "manifest.tsv").exists()
-                else "espeak-ng",
-                "cores": os.cpu_count(),
-                "levels": [],
-            }
+            levels: list[dict[str, object]] = []
             for calls in args.calls:
                 level = asyncio.run(_level(port, worker.pid, calls, clips, args.turns))
-                report["levels"].append(level)  # type: ignore[attr-defined]
+                levels.append(level)
                 print(json.dumps(level, ensure_ascii=False), file=sys.stderr)
-            carried = [lvl["calls"] for lvl in report["levels"] if lvl["keeps_up"]]  # type: ignore[attr-defined,index]
-            report["largest_n_keeping_up"] = max(carried) if carried else 0
+            carried = [int(str(lvl["calls"])) for lvl in levels if lvl["keeps_up"]]
+            recorded = (SPEECH / "manifest.tsv").exists()
+            report = {
+                "recordings": "shared speech clips" if recorded else "espeak-ng",
+                "cores": os.cpu_count(),
+                "levels": levels,
+                "largest_n_keeping_up": max(carried) if carried else 0,
+            }
             print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
         finally:
             worker.terminate()
