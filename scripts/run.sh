@@ -17,4 +17,12 @@ if bash scripts/setup_rasa.sh; then
 else
   echo "run: Rasa could not be set up; the chat answers from the knowledge base only" >&2
 fi
+voice_pid=""
+if bash scripts/setup_voice.sh 2>/dev/null && command -v espeak-ng >/dev/null; then
+  .venv/bin/hotline voice serve &  # AudioSocket on HOTLINE_AUDIOSOCKET_HOST:PORT
+  voice_pid=$!
+else
+  echo "run: espeak-ng is missing; the phone line is off (scripts/setup_voice.sh)" >&2
+fi
+trap '[[ -n "$rasa_pid" ]] && kill "$rasa_pid" 2>/dev/null; [[ -n "$voice_pid" ]] && kill "$voice_pid" 2>/dev/null; true' EXIT INT TERM
 .venv/bin/hotline serve --host "$host" --port "$port"
