@@ -19,7 +19,12 @@ else
 fi
 voice_pid=""
 if bash scripts/setup_voice.sh 2>/dev/null && command -v espeak-ng >/dev/null; then
-  .venv/bin/hotline voice serve &  # AudioSocket on HOTLINE_AUDIOSOCKET_HOST:PORT
+  # Once the API has migrated the database and built the index, so the two never race.
+  (
+    until .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+      "http://${host}:${port}/readyz" 2>/dev/null; do sleep 2; done
+    exec .venv/bin/hotline voice serve  # AudioSocket on HOTLINE_AUDIOSOCKET_HOST:PORT
+  ) &
   voice_pid=$!
 else
   echo "run: espeak-ng is missing; the phone line is off (scripts/setup_voice.sh)" >&2
