@@ -219,6 +219,7 @@ class CallSession:
         """Keys until '#' (or spoken digits); None when the caller goes quiet."""
         await self.say(prompt, cache=True)
         self.listener.detector.digits_mode = True
+        await self._blocking(self.listener.stream.set_phrases, prompts.DIGIT_WORDS)
         digits = ""
         try:
             while True:
@@ -233,6 +234,7 @@ class CallSession:
                     digits += heard.text
         finally:
             self.listener.detector.digits_mode = False
+            await self._blocking(self.listener.stream.set_phrases, None)
 
     async def _dossier_by_keypad(self) -> None:
         digits = await self._collect_digits(prompts.DOSSIER_CODE)

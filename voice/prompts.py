@@ -101,6 +101,9 @@ _SPOKEN_DIGITS = {
 }  # fmt: skip
 
 
+DIGIT_WORDS = ["không", "một", "hai", "ba", "bốn", "tư", "năm", "lăm", "sáu", "bảy", "tám", "chín"]
+
+
 def is_yes(text: str) -> bool:
     folded = _folded(text)
     return bool(_YES_RE.search(folded)) and not _NO_RE.search(folded)

@@ -73,6 +73,16 @@ def test_vosk_grammar_limits_the_words_and_endpointing_fires(vosk_ko):
     assert set(words) <= set(phrases)
 
 
+def test_vosk_phrase_list_changes_at_run_time(vosk_ko):
+    stream = vosk_ko.stream()
+    stream.set_phrases(["감사합니다", "네"])
+    feed(stream, korean("감사합니다") + SILENCE_1S[: len(SILENCE_1S) // 2])
+    assert set(stream.final().split()) <= {"감사합니다", "네"}
+    stream.set_phrases(None)  # back to free speech
+    feed(stream, korean("안녕하세요") + SILENCE_1S[: len(SILENCE_1S) // 2])
+    assert stream.final()
+
+
 def test_vosk_without_a_model_says_what_to_do(tmp_path):
     from voice.stt.vosk_engine import VoskRecognizer
 

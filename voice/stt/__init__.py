@@ -18,6 +18,11 @@ class RecognitionStream(Protocol):
         """The utterance so far as final text; the stream is then ready for the next one."""
         ...
 
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        """Narrow recognition to a phrase list from the next utterance on (None: free speech);
+        engines without grammars ignore it."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -9,6 +9,7 @@ class ScriptedStream:
     def __init__(self, transcripts: deque[str]) -> None:
         self._transcripts = transcripts
         self._heard = 0
+        self.phrases: list[str] | None = None
 
     def accept(self, pcm: bytes) -> bool:
         self._heard += len(pcm)
@@ -22,6 +23,9 @@ class ScriptedStream:
         if not heard or not self._transcripts:
             return ""
         return self._transcripts.popleft()
+
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        self.phrases = phrases
 
     def close(self) -> None:
         return None

@@ -54,6 +54,9 @@ class VietAsrStream:
         self._heard = False
         return text
 
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        return None  # no grammar in this engine; the call flow reads digits from free text
+
     def close(self) -> None:
         self._session.close()
 

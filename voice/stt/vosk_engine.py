@@ -46,9 +46,16 @@ def _model_rate(path: Path) -> int:
     return 16000
 
 
+def _grammar(model: Any, phrases: list[str]) -> str:
+    # "[unk]" lets out-of-list speech fall out instead of forcing a phrase, where the model's
+    # vocabulary has it.
+    extra = [UNKNOWN_WORD] if model.vosk_model_find_word(UNKNOWN_WORD) >= 0 else []
+    return json.dumps([*phrases, *extra], ensure_ascii=False)
+
+
 class VoskStream:
-    def __init__(self, recognizer: Any, model_rate: int) -> None:
-        self._recognizer = recognizer
+    def __init__(self, recognizer: Any, model_rate: int, model: Any) -> None:
+        self._recognizer, self._model = recognizer, model
         self._rate = model_rate
         self._done: list[str] = []
 
@@ -72,6 +79,10 @@ class VoskStream:
         self._recognizer.Reset()
         return " ".join(text)
 
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        # An empty list returns the recogniser to free speech (the full language model).
+        self._recognizer.SetGrammar(_grammar(self._model, phrases) if phrases else "[]")
+
     def close(self) -> None:
         self._recognizer = None
 
@@ -91,11 +102,7 @@ class VoskRecognizer:
         model = load_model(self.model_path)
         rate = _model_rate(self.model_path)
         if phrases:
-            # "[unk]" lets out-of-list speech fall out instead of forcing a phrase, where the
-            # model's vocabulary has it.
-            extra = [UNKNOWN_WORD] if model.vosk_model_find_word(UNKNOWN_WORD) >= 0 else []
-            grammar = json.dumps([*phrases, *extra], ensure_ascii=False)
-            recognizer = vosk.KaldiRecognizer(model, rate, grammar)
+            recognizer = vosk.KaldiRecognizer(model, rate, _grammar(model, phrases))
         else:
             recognizer = vosk.KaldiRecognizer(model, rate)
-        return VoskStream(recognizer, rate)
+        return VoskStream(recognizer, rate, model)
