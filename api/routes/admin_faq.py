@@ -106,17 +106,21 @@ async def list_faq(
     status: FaqStatus | None = None,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> list[FaqOut]:
-    def work(session: Session) -> list[FaqOut]:
-        query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
-        if status is not None:
-            query = query.where(FaqEntry.status == status)
-        entries = [faq_out(session, e) for e in session.scalars(query)]
-        needle = q.strip().lower()
-        return [
-            e for e in entries if not needle or needle in " ".join([*e.questions, e.answer]).lower()
-        ]
+    return await run_in_session(kb, lambda s: find_entries(s, status, q))
 
-    return await run_in_session(kb, work)
+
+def find_entries(session: Session, status: FaqStatus | None, q: str) -> list[FaqOut]:
+    """Newest first; ``q`` matches the newest version's questions, answer or tags."""
+    query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
+    if status is not None:
+        query = query.where(FaqEntry.status == status)
+    entries = [faq_out(session, e) for e in session.scalars(query)]
+    needle = q.strip().lower()
+    return [
+        e
+        for e in entries
+        if not needle or needle in " ".join([*e.questions, e.answer, *e.tags]).lower()
+    ]
 
 
 @router.post("/faq", response_model=FaqOut, status_code=201)

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth.service import Staff
 from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, run_in_session
-from api.routes.admin_faq import FaqIn, FaqOut, faq_out
+from api.routes.admin_faq import FaqIn, FaqOut, faq_out, find_entries
 from api.site.render import back_to, page
 from knowledge_base import curation
 from knowledge_base.curation import VersionConflictError
@@ -108,20 +108,7 @@ async def faq_list(
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     wanted = FaqStatus(status) if status in FaqStatus._value2member_map_ else None
-
-    def work(session: Session) -> list[FaqOut]:
-        query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
-        if wanted is not None:
-            query = query.where(FaqEntry.status == wanted)
-        entries = [faq_out(session, e) for e in session.scalars(query)]
-        needle = q.strip().lower()
-        return [
-            e
-            for e in entries
-            if not needle or needle in " ".join([*e.questions, e.answer, *e.tags]).lower()
-        ]
-
-    entries = await run_in_session(kb, work)
+    entries = await run_in_session(kb, lambda s: find_entries(s, wanted, q))
     return page(request, "faq_list.html", staff, entries=entries, q=q, status=status)
 
 

@@ -10,17 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from api.auth.models import Role, StaffSession
-from api.auth.service import create_user
+from api.auth.models import StaffSession
 from api.main import create_app
 from knowledge_base import service as kb_service
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu import tickets
 from nlu.chat import OfflineDialogue
-from tests.conftest import make_settings
+from tests.api.conftest import PASSWORD, staffed_kb
 
-PASSWORD = "correct-horse-battery"
 FAQ = {
     "questions": ["Bộ phận một cửa tỉnh làm việc thứ bảy không?"],
     "answer": "Bộ phận một cửa tỉnh nhận hồ sơ sáng thứ bảy từ 7 giờ 30 đến 11 giờ 30.",
@@ -31,16 +29,7 @@ FAQ = {
 
 @pytest.fixture
 def kb(database_url: str, tmp_path: Path) -> KnowledgeBase:
-    kb = KnowledgeBase(make_settings(tmp_path, database_url=database_url))
-    kb.warm_up()
-    with session_scope(kb.engine) as session:
-        for name, role in [
-            ("editor1", Role.EDITOR),
-            ("reviewer1", Role.REVIEWER),
-            ("admin1", Role.ADMIN),
-        ]:
-            create_user(session, name, role, PASSWORD)
-    return kb
+    return staffed_kb(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voice.audio import FRAME_BYTES, FRAME_MS
@@ -27,6 +28,7 @@ class AudioSocketCaller:
     received: bytearray = field(default_factory=bytearray)
     audio_times: list[float] = field(default_factory=list)  # monotonic arrival of each frame
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+    on_audio: Callable[[bytes], None] | None = None  # instead of keeping what is received
     _writer: asyncio.StreamWriter | None = None
     _reader_task: asyncio.Task[None] | None = None
 
@@ -42,7 +44,9 @@ class AudioSocketCaller:
                 header = await reader.readexactly(HEADER.size)
                 kind, length = HEADER.unpack(header)
                 payload = await reader.readexactly(length) if length else b""
-                if kind == KIND_AUDIO:
+                if kind == KIND_AUDIO and self.on_audio is not None:
+                    self.on_audio(payload)
+                elif kind == KIND_AUDIO:
                     self.received.extend(payload)
                     self.audio_times.append(time.monotonic())
                 elif kind == KIND_HANGUP:
@@ -55,6 +59,9 @@ class AudioSocketCaller:
         assert self._writer is not None
         self._writer.write(data)
         await self._writer.drain()
+
+    async def send_frame(self, pcm: bytes) -> None:
+        await self.send_raw(encode_audio(pcm))
 
     async def speak(self, pcm: bytes, realtime: bool = True) -> float:
         """Send 8 kHz audio in 20 ms frames; returns the monotonic time the last frame left."""

@@ -14,20 +14,11 @@ import gc
 import logging
 import queue
 import threading
-import uuid
 from collections import deque
 from typing import Any
 
 from voice.audio import FRAME_BYTES, PHONE_RATE
-from voice.transports.audiosocket import (
-    HEADER,
-    KIND_AUDIO,
-    KIND_HANGUP,
-    encode_audio,
-    encode_dtmf,
-    encode_hangup,
-    encode_uuid,
-)
+from voice.transports.audiosocket_client import AudioSocketCaller
 
 logger = logging.getLogger(__name__)
 MAX_CALLS = 4
@@ -152,49 +143,34 @@ class SipAudioSocketBridge:
 
     async def _audiosocket_leg(self, leg: _Leg) -> None:
         leg.from_caller = asyncio.Queue()
+        line = AudioSocketCaller(on_audio=leg.to_caller.append)
         try:
-            reader, writer = await asyncio.open_connection(*self.audiosocket)
+            await line.connect(*self.audiosocket)
         except OSError as exc:
             logger.warning("sip_bridge.no_audiosocket", extra={"error": str(exc)})
             self._hangups.put(leg.call_id)
             return
-        writer.write(encode_uuid(uuid.uuid4()))
-        upstream = asyncio.create_task(self._upstream(leg, writer))
-        try:
-            while True:
-                header = await reader.readexactly(HEADER.size)
-                kind, length = HEADER.unpack(header)
-                payload = await reader.readexactly(length) if length else b""
-                if kind == KIND_AUDIO:
-                    leg.to_caller.append(payload)
-                elif kind == KIND_HANGUP:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            upstream.cancel()
-            await asyncio.gather(upstream, return_exceptions=True)
-            with contextlib.suppress(ConnectionError, OSError):
-                writer.close()
-            # Let the last words play before the line drops.
-            if not leg.ended.is_set():
-                await asyncio.sleep(min(len(leg.to_caller) * 0.02 + 0.2, 60.0))
-            self._hangups.put(leg.call_id)
+        upstream = asyncio.create_task(self._upstream(leg, line))
+        await line.hung_up.wait()  # the server hung up, or the caller did (upstream closed)
+        upstream.cancel()
+        await asyncio.gather(upstream, return_exceptions=True)
+        await line.close()
+        if not leg.ended.is_set():  # let the last words play before the line drops
+            await asyncio.sleep(min(len(leg.to_caller) * 0.02 + 0.2, 60.0))
+        self._hangups.put(leg.call_id)
 
-    async def _upstream(self, leg: _Leg, writer: asyncio.StreamWriter) -> None:
+    async def _upstream(self, leg: _Leg, line: AudioSocketCaller) -> None:
         assert leg.from_caller is not None
         with contextlib.suppress(ConnectionError, OSError):
             while True:
                 item = await leg.from_caller.get()
                 if item is None:
-                    writer.write(encode_hangup())
-                    await writer.drain()
+                    await line.hang_up()
                     return
                 if isinstance(item, tuple):
-                    writer.write(encode_dtmf(item[1]))
+                    await line.press(item[1])
                 else:
-                    writer.write(encode_audio(item))
-                await writer.drain()
+                    await line.send_frame(item)
 
 
 def _account_class(pj: Any, bridge: SipAudioSocketBridge) -> type:

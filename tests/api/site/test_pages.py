@@ -11,30 +11,17 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth.models import Role
-from api.auth.service import create_user
 from api.main import create_app
-from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu.chat import OfflineDialogue
-from tests.conftest import make_settings
+from tests.api.conftest import PASSWORD, staffed_kb
 
-PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
 def kb(tmp_path: Path) -> KnowledgeBase:
-    kb = KnowledgeBase(make_settings(tmp_path, province_name="tỉnh Hậu Giang"))
-    kb.warm_up()
-    with session_scope(kb.engine) as session:
-        for name, role in [
-            ("editor1", Role.EDITOR),
-            ("reviewer1", Role.REVIEWER),
-            ("admin1", Role.ADMIN),
-        ]:
-            create_user(session, name, role, PASSWORD)
-    return kb
+    return staffed_kb(tmp_path, province_name="tỉnh Hậu Giang")
 
 
 @pytest.fixture
