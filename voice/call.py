@@ -4,6 +4,7 @@ barge-in, silence handling, the keypad menu, dossier look-up, transfer and the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -117,9 +118,12 @@ class CallSession:
         try:
             await self._converse()
         except Exception:
+            # Never leave a caller in silence: apologise and hand them to a person.
             logger.exception("voice.call_failed", extra={"call_id": self.call_id})
             self.outcome = "error"
-            await self.send(HangUp("error"))
+            with contextlib.suppress(Exception):
+                await self.say_and_wait(prompts.SORRY_TRANSFER, cache=True)
+            await self.send(Transfer("error"))
         finally:
             listening.cancel()
             await asyncio.gather(listening, return_exceptions=True)
@@ -270,6 +274,8 @@ class CallSession:
         self.outcome = "transferred"
         await self.say_and_wait(prompts.TRANSFER, cache=True)  # never cut off mid-sentence
         await self.send(Transfer())
+        # The operator takes the call on the phone system, not on the web desk.
+        await self._blocking(self.services.chat.release, self.call_id)
 
     async def _goodbye(self, rate: bool) -> None:
         if rate:

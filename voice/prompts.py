@@ -23,6 +23,7 @@ DOSSIER_PHONE = "Mời nhập bốn số cuối của số điện thoại đã 
 DOSSIER_BAD_CODE = "Mã hồ sơ chưa đúng. Mã gồm mười chín chữ số."
 ASK_RATING = "Trước khi kết thúc, xin anh chị chấm điểm cuộc gọi từ 1 đến 5 bằng bàn phím."
 THANKS_RATING = "Cảm ơn anh chị đã đánh giá."
+SORRY_TRANSFER = "Xin lỗi, hệ thống đang gặp sự cố. Tôi chuyển máy tới tổng đài viên."
 GOODBYE = "Cảm ơn anh chị đã gọi tổng đài dịch vụ công. Xin chào và hẹn gặp lại."
 NOT_UNDERSTOOD_KEY = "Phím này chưa được hỗ trợ."
 
@@ -46,6 +47,7 @@ def fixed_prompts(province: str) -> list[str]:
         DOSSIER_BAD_CODE,
         ASK_RATING,
         THANKS_RATING,
+        SORRY_TRANSFER,
         GOODBYE,
         NOT_UNDERSTOOD_KEY,
     ]
@@ -105,8 +107,10 @@ DIGIT_WORDS = ["không", "một", "hai", "ba", "bốn", "tư", "năm", "lăm", "
 
 
 def is_yes(text: str) -> bool:
+    """A short yes ("có ạ", "vâng, muốn nghe"); a longer sentence is a new question."""
     folded = _folded(text)
-    return bool(_YES_RE.search(folded)) and not _NO_RE.search(folded)
+    short = len(folded.split()) <= 4
+    return short and bool(_YES_RE.search(folded)) and not _NO_RE.search(folded)
 
 
 def is_goodbye(text: str) -> bool:

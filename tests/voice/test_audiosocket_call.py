@@ -170,3 +170,28 @@ def test_keypad_dossier_look_up_and_rating(sample_kb):
         ).all()
         assert any(t.startswith("[bàn phím] tra cứu hồ sơ 000.00.12.H55") for t in texts)
         assert any("Đã có kết quả" in t for t in texts)
+
+
+def test_a_failing_dialogue_hands_the_caller_to_a_person(sample_kb):
+    services = scripted_services(sample_kb, ["đăng ký khai sinh"])
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("dialogue down")
+
+    services.chat.handle = broken  # type: ignore[method-assign]
+
+    async def scenario() -> AudioSocketCaller:
+        server, port = await _server(services)
+        caller = AudioSocketCaller()
+        await caller.connect("127.0.0.1", port)
+        await caller.wait_for_audio_after(0, 10.0)
+        spoke = await caller.speak(tone(0.8))
+        await caller.speak(hush(0.1))
+        assert await caller.wait_for_audio_after(spoke, 10.0), "silence instead of an apology"
+        await asyncio.wait_for(caller.hung_up.wait(), 30.0)  # handed over to the dialplan
+        await caller.close()
+        await server.close()
+        return caller
+
+    caller = asyncio.run(scenario())
+    assert _call_row(sample_kb, str(caller.call_id)).outcome == "error"
