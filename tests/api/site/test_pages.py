@@ -220,3 +220,26 @@ def test_handoff_desk_pages(site):
     assert any(m["text"] == "Chào anh, em nghe." for m in staff_turns)
     released = site.post(f"/staff/handoff/{sid}/release", data={"csrf_token": csrf})
     assert released.status_code == 200 and sid not in released.text
+
+
+@pytest.mark.parametrize(
+    ("username", "method", "path", "data"),
+    [
+        ("editor1", "post", "/staff/faq/1/publish", {}),
+        ("editor1", "post", "/staff/faq/1/archive", {}),
+        ("editor1", "post", "/staff/faq/1/rollback", {"version": "1"}),
+        ("editor1", "post", "/staff/procedures/upload", {}),
+        ("editor1", "get", "/staff/facts", None),
+        ("editor1", "get", "/staff/users", None),
+        ("reviewer1", "post", "/staff/facts", {"online_services": "5"}),
+        ("reviewer1", "post", "/staff/users", {"username": "someone", "role": "admin"}),
+    ],
+)
+def test_each_page_action_checks_the_role_on_the_server(site, username, method, path, data):
+    csrf = sign_in(site, username)
+    if method == "get":
+        response = site.get(path)
+    else:
+        response = site.post(path, data={"csrf_token": csrf, **data})
+    assert response.status_code == 403, (path, response.status_code)
+    assert "không có quyền" in response.text
