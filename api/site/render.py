@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,33 @@ ERROR_MESSAGES = {
 }
 
 
+AUDIT_ACTIONS = {
+    "create": "Tạo",
+    "edit": "Sửa",
+    "submit": "Gửi duyệt",
+    "publish": "Xuất bản",
+    "archive": "Lưu trữ",
+    "rollback": "Khôi phục",
+    "feedback": "Trả lời góp ý",
+    "fact.save": "Lưu số liệu",
+    "fact.clear": "Xoá số liệu",
+}
+_LOG_PHRASES = (
+    (re.compile(r"^created$"), "tạo mới"),
+    (re.compile(r"^edited$"), "chỉnh sửa"),
+    (re.compile(r"rollback to (\d+)"), r"khôi phục bản \1"),
+    (re.compile(r"to version (\d+) as (\d+)"), r"về bản \1, thành bản \2"),
+    (re.compile(r"version (\d+)"), r"phiên bản \1"),
+)
+
+
+def log_words(text: str) -> str:
+    """Version notes and audit details, stored in English, shown to staff in Vietnamese."""
+    for pattern, words in _LOG_PHRASES:
+        text = pattern.sub(words, text)
+    return text
+
+
 def local_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
@@ -60,10 +88,12 @@ def percent(value: float | None) -> str:
 
 templates.env.filters["local_time"] = local_time
 templates.env.filters["percent"] = percent
+templates.env.filters["log_words"] = log_words
 templates.env.globals.update(
     FAQ_STATUS_LABELS=FAQ_STATUS_LABELS,
     FEEDBACK_STATUS_LABELS=FEEDBACK_STATUS_LABELS,
     ROLE_LABELS=ROLE_LABELS,
+    AUDIT_ACTIONS=AUDIT_ACTIONS,
     Role=Role,
 )
 

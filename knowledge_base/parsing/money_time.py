@@ -39,12 +39,22 @@ class Fee:
     free: bool
 
 
+_CLOCK_BEFORE_RE = re.compile(r"\b(?:sau|truoc|luc|tu|den|qua|trong gio)\s*$")
+_SAME_DAY_RE = re.compile(
+    r"^\s*(?:giai quyet\s+)?(?:ngay trong ngay|trong ngay|ngay khi|ngay sau khi)"
+)
+
+
 def parse_time_limit(text: str) -> TimeLimit | None:
-    """The first number with a time unit; a bare number gives a value with no unit."""
+    """The first number with a time unit ("sau 15 giờ" is a time of day, not a duration);
+    "ngay trong ngày" is the same day (0 days); a bare number gives a value with no unit."""
     folded = fold_accents(normalize_text(text))
-    match = TIME_RE.search(folded)
-    if match:
-        return TimeLimit(Decimal(match.group(1).replace(",", ".")), _TIME_UNITS[match.group(2)])
+    if _SAME_DAY_RE.match(folded):
+        return TimeLimit(Decimal(0), "ngày")
+    for match in TIME_RE.finditer(folded):
+        clock = match.group(2) == "gio" and _CLOCK_BEFORE_RE.search(folded[: match.start()])
+        if not clock:
+            return TimeLimit(Decimal(match.group(1).replace(",", ".")), _TIME_UNITS[match.group(2)])
     bare = re.fullmatch(r"\s*(\d+(?:[.,]\d+)?)\s*", folded)
     if bare:
         return TimeLimit(Decimal(bare.group(1).replace(",", ".")), None)

@@ -106,3 +106,20 @@ def test_parsers_on_real_portal_records():
     with_docs = sum(bool(parse_documents(x["thanh_phan_ho_so"])) for x in rows)
     assert with_time / len(rows) >= 0.9
     assert with_docs / len(rows) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        (
+            "Ngay trong ngày tiếp nhận; nếu nhận hồ sơ sau 15 giờ thì trả kết quả ngày hôm sau",
+            "0",
+            "ngày",
+        ),
+        ("Trả kết quả trước 16 giờ, trong 2 ngày làm việc", "2", "ngày làm việc"),
+        ("12 giờ", "12", "giờ"),
+    ],
+)
+def test_time_of_day_is_not_a_duration(text, value, unit):
+    parsed = parse_time_limit(text)
+    assert parsed is not None and parsed.value == Decimal(value) and parsed.unit == unit
