@@ -3,7 +3,7 @@ so the call logic is written once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,3 @@ class HangUp:
 
 InboundFrame = CallStarted | AudioIn | DtmfIn | CallEnded
 OutboundFrame = AudioOut | ClearAudio | Mark | Transfer | HangUp
-
-
-@dataclass
-class CallRecord:
-    """What a transport learns about a call, for logs and the outcome endpoint."""
-
-    call_id: str
-    transport: str
-    caller: str = ""
-    outcome: str = ""
-    extra: dict[str, str] = field(default_factory=dict)

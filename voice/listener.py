@@ -48,7 +48,6 @@ class Listener:
         self._audio: asyncio.Queue[bytes] = asyncio.Queue()
         self._speech_ended_at = 0.0
         self.ended = asyncio.Event()  # the caller hung up or the line broke
-        self.recognizer_busy_s = 0.0  # time spent in the recogniser, for the load benchmark
 
     @property
     def speaking(self) -> bool:
@@ -105,14 +104,11 @@ class Listener:
         loop = asyncio.get_running_loop()
         while True:
             chunk = await self._audio.get()
-            started = time.perf_counter()
-            if chunk is _FINAL or not chunk:
+            if chunk == _FINAL:
                 text = await loop.run_in_executor(self.pool, self.stream.final)
-                self.recognizer_busy_s += time.perf_counter() - started
                 await self.inputs.put(CallerInput("speech", text, self._speech_ended_at))
             else:
                 await loop.run_in_executor(self.pool, self.stream.accept, chunk)
-                self.recognizer_busy_s += time.perf_counter() - started
 
     async def next_input(self, silence_s: float) -> CallerInput | None:
         """The caller's next turn, or None after ``silence_s`` without speech or keys."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from knowledge_base.text.normalize import fold_accents, normalize_text
+from voice.tts.speech_text import DIGITS
 
 MENU = (
     "Bấm phím 1 để hỏi về thủ tục hành chính, phím 2 để tra cứu hồ sơ, phím 0 để gặp tổng đài viên."
 )
 REPROMPT = "Anh chị còn nghe máy không ạ? Mời anh chị nói câu hỏi về thủ tục hành chính."
 ASK_PROCEDURE = "Mời anh chị nói tên thủ tục hoặc câu hỏi của mình."
-PLEASE_WAIT = "Xin anh chị chờ trong giây lát."
 DID_NOT_HEAR = "Xin lỗi, tôi chưa nghe rõ. Anh chị vui lòng nói lại."
 WANT_DETAILS = "Anh chị có muốn nghe chi tiết không ạ?"
 TRANSFER = "Dạ, tôi đang chuyển máy tới tổng đài viên. Anh chị vui lòng giữ máy."
@@ -38,7 +38,6 @@ def fixed_prompts(province: str) -> list[str]:
         MENU,
         REPROMPT,
         ASK_PROCEDURE,
-        PLEASE_WAIT,
         DID_NOT_HEAR,
         WANT_DETAILS,
         TRANSFER,
@@ -97,13 +96,12 @@ def _folded(text: str) -> str:
 _YES_RE = re.compile(r"\b(?:co|muon|nghe|vang|da|u|ok|duoc|tiep)\b")
 _NO_RE = re.compile(r"\b(?:khong|thoi|khoi)\b")
 _GOODBYE_RE = re.compile(r"\b(?:tam biet|chao nhe|het roi|khong con gi|the thoi|cup may)\b")
+_VARIANT_DIGITS = {"tư": 4, "lăm": 5}  # "hai mươi tư", "mười lăm"
+DIGIT_WORDS = [*DIGITS, *_VARIANT_DIGITS]
 _SPOKEN_DIGITS = {
-    "khong": "0", "mot": "1", "hai": "2", "ba": "3", "bon": "4", "tu": "4",
-    "nam": "5", "lam": "5", "sau": "6", "bay": "7", "tam": "8", "chin": "9",
-}  # fmt: skip
-
-
-DIGIT_WORDS = ["không", "một", "hai", "ba", "bốn", "tư", "năm", "lăm", "sáu", "bảy", "tám", "chín"]
+    fold_accents(word): str(value)
+    for word, value in [*((w, i) for i, w in enumerate(DIGITS)), *_VARIANT_DIGITS.items()]
+}
 
 
 def is_yes(text: str) -> bool:

@@ -9,13 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, EditorDep, KnowledgeBaseDep, run_in_session
-from api.site.render import PROVINCE_TZ, SITE_PREFIX, back_to, page
+from api.site.render import SITE_PREFIX, back_to, page
 from knowledge_base import facts
 from knowledge_base.facts import FACT_KINDS, FactError
 from knowledge_base.service import KnowledgeBase
 from nlu import analytics
+from nlu.analytics import PROVINCE_TZ
 
 router = APIRouter(prefix=SITE_PREFIX, include_in_schema=False)
 DEFAULT_DAYS = 30
@@ -49,6 +51,7 @@ async def dashboard_page(
 ) -> HTMLResponse:
     first, last = _period(start, end)
     board = await run_in_session(kb, lambda s: analytics.dashboard(s, first, last))
+    top_procedures = await run_in_threadpool(_named, kb, board.top_procedures)
     chart_data = {
         "days": [d.day.strftime("%d/%m") for d in board.days],
         "web": [d.web for d in board.days],
@@ -66,7 +69,7 @@ async def dashboard_page(
         staff,
         board=board,
         chart_data=chart_data,
-        top_procedures=_named(kb, board.top_procedures),
+        top_procedures=top_procedures,
         start=first,
         end=last,
     )

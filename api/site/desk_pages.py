@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
@@ -113,6 +114,10 @@ async def handoff_release(
     return back_to(f"{SITE_PREFIX}/handoff", "released")
 
 
+def _tickets(session: Session, status: FeedbackStatus | None) -> list[TicketOut]:
+    return [TicketOut.of(t) for t in tickets.list_tickets(session, status)]
+
+
 # --- feedback and complaints -------------------------------------------------------------------
 @router.get("/feedback")
 async def feedback_page(
@@ -122,9 +127,7 @@ async def feedback_page(
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     wanted = FeedbackStatus(status) if status in FeedbackStatus._value2member_map_ else None
-    rows = await run_in_session(
-        kb, lambda s: [TicketOut.of(t) for t in tickets.list_tickets(s, wanted)]
-    )
+    rows = await run_in_session(kb, lambda s: _tickets(s, wanted))
     return page(request, "feedback.html", staff, tickets=rows, status=status)
 
 
@@ -139,9 +142,7 @@ async def feedback_answer(
 ) -> Response:
     text = reply.strip()
     if status is FeedbackStatus.ANSWERED and not text:
-        rows = await run_in_session(
-            kb, lambda s: [TicketOut.of(t) for t in tickets.list_tickets(s, None)]
-        )
+        rows = await run_in_session(kb, lambda s: _tickets(s, None))
         return page(
             request,
             "feedback.html",

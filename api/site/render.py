@@ -14,9 +14,9 @@ from fastapi.templating import Jinja2Templates
 
 from api.auth.models import Role
 from api.auth.service import Staff
+from nlu.analytics import PROVINCE_TZ
 
 SITE_PREFIX = "/staff"
-PROVINCE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 FAQ_STATUS_LABELS = {

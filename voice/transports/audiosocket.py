@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from voice.frames import AudioIn, AudioOut, CallEnded, CallStarted, DtmfIn, InboundFrame
+from voice.frames import AudioIn, CallEnded, CallStarted, DtmfIn, InboundFrame
 
 KIND_HANGUP = 0x00
 KIND_UUID = 0x01
@@ -91,7 +91,3 @@ class AudioSocketDecoder:
             raise AudioSocketProtocolError(
                 f"stream ended inside a message ({len(self.buffer)} bytes)"
             )
-
-
-def outbound_audio(frame: AudioOut) -> bytes:
-    return encode_audio(frame.pcm)

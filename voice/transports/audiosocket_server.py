@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from voice.call import CallSession, VoiceServices
@@ -30,13 +31,16 @@ from voice.transports.audiosocket import (
 logger = logging.getLogger(__name__)
 UUID_TIMEOUT_S = 5.0
 READ_BYTES = 4096
+FINISHED_KEPT = 1000
 
 
 class AudioSocketServer:
     def __init__(self, services: VoiceServices, max_calls: int = 64) -> None:
         self.services, self.max_calls = services, max_calls
         self.active: dict[str, CallSession] = {}
-        self.finished: dict[str, str] = {}  # call id → outcome, for tests and logs
+        # call id → outcome of the latest calls, for tests and logs (bounded: a worker runs for
+        # months)
+        self.finished: OrderedDict[str, str] = OrderedDict()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -125,6 +129,8 @@ class AudioSocketServer:
             line_closed.cancel()
             await asyncio.gather(pump, call, line_closed, return_exceptions=True)
             self.finished[started.call_id] = session.outcome
+            while len(self.finished) > FINISHED_KEPT:
+                self.finished.popitem(last=False)
             self.active.pop(started.call_id, None)
             await _close(writer)
 
