@@ -4,16 +4,26 @@ without Asterisk; the pjsua2 wheel handles at most 4 calls per process.
 
 pjsua2 calls back from its own threads; audio crosses to the asyncio side through queues, and
 everything pjsua2 must do (hang up) is done on the thread that polls its events.
+
+Lifetimes matter here: a pjsua2 ``Call`` (or its media port) freed after ``libDestroy()``, or
+by the garbage collector on a thread pjlib does not know, aborts the process. So pjsua2 objects
+live only in ``_calls`` and in the ``_run_sip`` frame, never in a local of the polling loop, and
+shutdown hangs every call up (a BYE each), waits for them to end, frees them, then destroys
+the library.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import logging
 import queue
+import signal
 import threading
+import time
+import weakref
 from collections import deque
 from typing import Any
 
@@ -23,6 +33,7 @@ from voice.transports.audiosocket_client import AudioSocketCaller
 logger = logging.getLogger(__name__)
 MAX_CALLS = 4
 MAX_BUFFERED_FRAMES = 3000  # a minute of answer audio waiting to be played
+SHUTDOWN_GRACE_S = 3.0  # for the calls' BYEs to be answered and their AudioSocket legs closed
 
 
 def _pj() -> Any:
@@ -55,6 +66,8 @@ class SipAudioSocketBridge:
         self.calls_bridged = 0
         self._hangups: queue.Queue[int] = queue.Queue()  # call ids, done on the pjsua2 thread
         self._calls: dict[int, Any] = {}  # touched only on the pjsua2 thread
+        self._every_call: weakref.WeakSet[Any] = weakref.WeakSet()  # to prove none outlives pj
+        self._legs: set[concurrent.futures.Future[None]] = set()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -69,67 +82,107 @@ class SipAudioSocketBridge:
             thread.daemon = True
             thread.start()
         if not self._ready.wait(10) or self._error is not None:
+            self.stop()
             raise RuntimeError(f"the SIP bridge did not start: {self._error}")
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Hang every call up with a BYE, close their AudioSocket legs, destroy pjsua2.
+        Bounded; returns False when something did not finish in time."""
         self._stop.set()
-        for thread in self._threads[1:]:
-            thread.join(10)
+        sip_thread = self._threads[1]
+        sip_thread.join(SHUTDOWN_GRACE_S + 5)
+        # the legs saw their callers hang up; let them tell the AudioSocket server
+        _, unfinished = concurrent.futures.wait(list(self._legs), timeout=SHUTDOWN_GRACE_S)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._threads[0].join(5)
+        clean = not sip_thread.is_alive() and not unfinished and self._error is None
+        if not clean:
+            logger.error(
+                "sip_bridge.unclean_stop",
+                extra={"sip_alive": sip_thread.is_alive(), "legs_left": len(unfinished)},
+            )
+        return clean
 
     # --- pjsua2 thread -----------------------------------------------------------------------
     def _run_sip(self) -> None:
         pj = _pj()
         endpoint = pj.Endpoint()
+        account: Any = None
         try:
-            endpoint.libCreate()
-            config = pj.EpConfig()
-            config.uaConfig.threadCnt = 0  # events are polled here; no hidden worker threads
-            config.uaConfig.mainThreadOnly = False
-            config.logConfig.level = 1
-            config.logConfig.consoleLevel = 1
-            config.medConfig.clockRate = PHONE_RATE
-            config.medConfig.sndClockRate = PHONE_RATE
-            config.medConfig.channelCount = 1
-            config.medConfig.noVad = True
-            endpoint.libInit(config)
-            transport = pj.TransportConfig()
-            transport.boundAddress = self.sip_host
-            transport.port = self.sip_port
-            endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-            endpoint.audDevManager().setNullDev()
-            endpoint.libStart()
-            account = _account_class(pj, self)()
-            account_config = pj.AccountConfig()
-            account_config.idUri = f"sip:hotline@{self.sip_host}:{self.sip_port}"
-            account.create(account_config)
+            account = self._start_sip(pj, endpoint)
         except Exception as exc:  # reported to start() rather than lost in this thread
             self._error = exc
-            self._ready.set()
-            return
         self._ready.set()
         try:
-            while not self._stop.is_set():
-                endpoint.libHandleEvents(20)
-                while not self._hangups.empty():
-                    call = self._calls.get(self._hangups.get_nowait())
-                    if call is not None and call.isActive():
-                        call.hangup(pj.CallOpParam())
-                for call_id in [i for i, c in self._calls.items() if c.leg.ended.is_set()]:
-                    del self._calls[call_id]  # freed here, while pjsua2 is alive
+            if account is not None:
+                self._poll_until_stopped(pj, endpoint)
         finally:
-            endpoint.hangupAllCalls()
-            for _ in range(25):
-                endpoint.libHandleEvents(20)
-            self._calls.clear()
+            if account is not None:
+                self._end_all_calls(endpoint)
+                account.shutdown()
             del account
             gc.collect()
+            if alive := len(self._every_call):
+                logger.error("sip_bridge.calls_outlive_library", extra={"calls": alive})
             endpoint.libDestroy()
 
+    def _start_sip(self, pj: Any, endpoint: Any) -> Any:
+        endpoint.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0  # events are polled here; no hidden worker threads
+        config.uaConfig.mainThreadOnly = False
+        config.logConfig.level = 1
+        config.logConfig.consoleLevel = 1
+        config.medConfig.clockRate = PHONE_RATE
+        config.medConfig.sndClockRate = PHONE_RATE
+        config.medConfig.channelCount = 1
+        config.medConfig.noVad = True
+        endpoint.libInit(config)
+        transport = pj.TransportConfig()
+        transport.boundAddress = self.sip_host
+        transport.port = self.sip_port
+        endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        endpoint.audDevManager().setNullDev()
+        endpoint.libStart()
+        account = _account_class(pj, self)()
+        account_config = pj.AccountConfig()
+        account_config.idUri = f"sip:hotline@{self.sip_host}:{self.sip_port}"
+        account.create(account_config)
+        return account
+
+    def _poll_until_stopped(self, pj: Any, endpoint: Any) -> None:
+        while not self._stop.is_set():
+            endpoint.libHandleEvents(20)
+            while not self._hangups.empty():
+                self._hang_up(pj, self._hangups.get_nowait())
+            self._forget_ended_calls()
+
+    def _hang_up(self, pj: Any, call_id: int) -> None:
+        call = self._calls.get(call_id)
+        if call is not None and call.isActive():
+            call.hangup(pj.CallOpParam())
+
+    def _forget_ended_calls(self) -> None:
+        for call_id in [i for i, c in self._calls.items() if c.leg.ended.is_set()]:
+            del self._calls[call_id]  # freed here, on this thread, while pjsua2 is alive
+
+    def _end_all_calls(self, endpoint: Any) -> None:
+        """A BYE for every call in flight, then wait (bounded) until each has ended."""
+        if self._calls:
+            logger.info("sip_bridge.hanging_up", extra={"calls": len(self._calls)})
+            endpoint.hangupAllCalls()
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        while self._calls and time.monotonic() < deadline:
+            endpoint.libHandleEvents(20)
+            self._forget_ended_calls()
+        for _ in range(5):  # answer retransmissions of the last requests
+            endpoint.libHandleEvents(20)
+        self._calls.clear()
+
     def admit(self, call: Any) -> bool:
-        """pjsua2 thread: keep the call unless the process already has its 4."""
-        if len(self._calls) >= MAX_CALLS:
+        """pjsua2 thread: keep the call unless the process already has its 4 (or is stopping)."""
+        self._every_call.add(call)
+        if len(self._calls) >= MAX_CALLS or self._stop.is_set():
             return False
         self._calls[call.getId()] = call
         return True
@@ -139,7 +192,9 @@ class SipAudioSocketBridge:
         """pjsua2 thread, once the call's media is up: start its AudioSocket leg."""
         self.calls_bridged += 1
         leg.loop = self._loop
-        asyncio.run_coroutine_threadsafe(self._audiosocket_leg(leg), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._audiosocket_leg(leg), self._loop)
+        self._legs.add(future)
+        future.add_done_callback(self._legs.discard)
 
     async def _audiosocket_leg(self, leg: _Leg) -> None:
         leg.from_caller = asyncio.Queue()
@@ -231,16 +286,26 @@ def _account_class(pj: Any, bridge: SipAudioSocketBridge) -> type:
 
 def main() -> None:
     """``python -m voice.transports.sip_bridge SIP_PORT AUDIOSOCKET_HOST:PORT``: runs until
-    stdin closes (a test or a supervisor controls its life)."""
+    SIGTERM or SIGINT, then hangs up the calls in flight (a BYE each) and exits: 0 when the
+    shutdown finished cleanly, 1 when it did not."""
+    import os
     import sys
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     sip_port, target = int(sys.argv[1]), sys.argv[2]
     host, _, port = target.rpartition(":")
+    stop_requested = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_requested.set())
     bridge = SipAudioSocketBridge("127.0.0.1", sip_port, (host, int(port)))
     bridge.start()
     print("sip bridge ready", flush=True)
-    sys.stdin.read()
-    bridge.stop()
+    while not stop_requested.wait(0.5):
+        pass
+    clean = bridge.stop()
+    sys.stdout.flush()
+    # pjsua2 is destroyed; a thread stuck in it must not meet the interpreter's finalisation
+    os._exit(0 if clean else 1)
 
 
 if __name__ == "__main__":
