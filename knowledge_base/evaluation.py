@@ -55,6 +55,19 @@ def read_faq_titles(path: Path, name_to_code: dict[str, str]) -> list[EvalQuesti
     return items
 
 
+QUESTION_FORMATS = ("dvc-csv", "jsonl", "faq-titles")
+
+
+def read_questions(path: Path, fmt: str, name_to_code: dict[str, str]) -> list[EvalQuestion]:
+    if fmt == "dvc-csv":
+        return read_dvc_csv(path)
+    if fmt == "jsonl":
+        return read_jsonl(path)
+    if fmt == "faq-titles":
+        return read_faq_titles(path, name_to_code)
+    raise ValueError(f"unknown question format {fmt!r}: use one of {', '.join(QUESTION_FORMATS)}")
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0

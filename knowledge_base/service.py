@@ -20,11 +20,13 @@ from knowledge_base.answer.compose import (
     compose_procedure_answer,
     near_variants,
     refusal,
+    unsure,
     variant_note,
 )
 from knowledge_base.db import engine_for, migrate, session_scope
 from knowledge_base.facts import FactBook
 from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
+from knowledge_base.ranking.model import Ranker, load_ranker
 from knowledge_base.retrieval.documents import corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
 from knowledge_base.retrieval.index import (
@@ -92,16 +94,17 @@ class AskResult:
     faq: list[FaqHit] = field(default_factory=list)
     confidence: float = 0.0
     from_faq: bool = False  # the answer is a curated FAQ entry, not composed from a procedure
+    # why it was not answered: "out_of_scope" (not about procedures at all) or "unsure" (about a
+    # procedure, but which one is not clear: the closest ones are offered)
+    refusal_kind: str | None = None
 
 
-def confidence_of(hit: Hit) -> float:
-    """How sure the top hit is relevant: the stronger of dense similarity and title overlap.
-
-    e5 similarities crowd into 0.75–0.95, so they are stretched onto 0–1 from 0.78 upwards.
-    """
+def unranked_confidence(hit: Hit) -> float:
+    """Without a trained ranker: how sure the top hit is relevant, from dense similarity
+    (e5 similarities crowd into 0.75–0.95, so they are stretched onto 0–1 from 0.78 upwards)."""
     dense = max(0.0, (hit.dense_similarity - 0.78) / 0.14)
     both_agree = 0.15 if hit.lexical_rank == 0 and hit.dense_rank == 0 else 0.0
-    return min(1.0, max(dense, hit.lexical_coverage) + both_agree)
+    return min(1.0, dense + both_agree)
 
 
 class KnowledgeBase:
@@ -115,6 +118,8 @@ class KnowledgeBase:
         self._build_lock = threading.Lock()
         self._checked_at = 0.0
         self.facts = FactBook(self._stored_facts, settings.province_name)
+        self.ranker: Ranker | None = None
+        self._ranker_loaded = False
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -204,9 +209,20 @@ class KnowledgeBase:
                 return None
         return None
 
-    def _swap(self, index: SearchIndex) -> None:
+    def use_ranker(self, ranker: Ranker) -> None:
+        """Serve a newly trained ranker from the next question on."""
         with self._lock:
-            self._searcher = HybridSearcher(index, self.embedder)
+            self.ranker = ranker
+            self._ranker_loaded = True
+            if self._searcher is not None:
+                self._searcher.ranker = ranker
+
+    def _swap(self, index: SearchIndex) -> None:
+        if not self._ranker_loaded:
+            self.ranker = load_ranker(self.settings.ranker_dir)
+            self._ranker_loaded = True
+        with self._lock:
+            self._searcher = HybridSearcher(index, self.embedder, self.ranker)
             self._procedures = {}
             self._checked_at = time.monotonic()
 
@@ -285,22 +301,24 @@ class KnowledgeBase:
         if fact is not None:
             return AskResult(True, aspect.value, fact, confidence=1.0, from_faq=True)
         if is_out_of_scope(question):
-            return AskResult(False, aspect.value, refusal(self.settings.hotline_phone))
+            return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")
         searcher = self.searcher
         query = analyze(question, searcher.index)
-        hits = searcher.search(query, top_k=max(top_k, 5))
+        ranking = searcher.rank(query)
+        hits = searcher.hits(ranking, max(top_k, 5))
         if not hits:
-            return AskResult(False, aspect.value, refusal(self.settings.hotline_phone))
-        confidence = confidence_of(hits[0])
+            return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")
+        confidence = (
+            ranking.confidence if searcher.ranker is not None else unranked_confidence(hits[0])
+        )
         procedures, faqs = self._hit_lists(hits, top_k)
         if confidence < self.settings.answerable_threshold:
+            if query.frame.is_empty:  # nothing procedural recognised in the question
+                text, kind = self.refusal(), "out_of_scope"
+            else:
+                text, kind = unsure(procedures[:3], self.settings.hotline_phone), "unsure"
             return AskResult(
-                False,
-                aspect.value,
-                refusal(self.settings.hotline_phone),
-                procedures,
-                faqs,
-                confidence,
+                False, aspect.value, text, procedures, faqs, confidence, refusal_kind=kind
             )
         answer = self._compose(hits, aspect, procedures)
         from_faq = hits[0].document.kind == "faq"

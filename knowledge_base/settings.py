@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         assert self.index_dir is not None
         return self.index_dir
 
+    @property
+    def ranker_dir(self) -> Path:
+        """Where ``hotline kb train-ranker`` puts this site's model (else the bundled one)."""
+        return self.data_dir / "ranker"
+
 
 @lru_cache
 def get_settings() -> Settings:

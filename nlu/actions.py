@@ -8,7 +8,7 @@ Rasa posts ``{"next_action", "sender_id", "tracker", "domain"}``; an action answ
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from knowledge_base.answer.compose import near_variants
 from knowledge_base.db import session_scope
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import KnowledgeBase, ProcedureHit
 from knowledge_base.text.normalize import fold_accents, normalize_text
 from knowledge_base.text.tokens import content_syllables
 from nlu import tickets
@@ -169,6 +169,9 @@ class ActionServer:
                 result.say(text, procedure_code=current, answered=True, **meta)
                 return
         asked = self.kb.ask(turn.text, top_k=5)
+        if not asked.answerable and asked.refusal_kind == "unsure" and asked.procedures:
+            self._offer(turn, result, asked.answer, asked.procedures[:3], meta)
+            return
         if not asked.answerable:
             self.refuse(turn, result)
             return
@@ -186,21 +189,29 @@ class ActionServer:
         if variants and not settles_variant(turn.text, top.name, [v.name for v in variants]):
             options = [top, *variants][:3]
             listing = "\n".join(f"{i}. {p.name}" for i, p in enumerate(options, start=1))
-            result.say(
-                f"Có {len(options)} thủ tục gần giống nhau, anh/chị hỏi về thủ tục nào ạ?\n{listing}",
-                [
-                    {"title": f"{i}. {p.name}", "payload": f'/choose_option{{"option":"{i}"}}'}
-                    for i, p in enumerate(options, start=1)
-                ],
-                answered=None,
-                **meta,
-            )
-            result.set("candidates", [p.code for p in options])
-            result.set("pending_question", turn.text)
+            question = f"Có {len(options)} thủ tục gần giống nhau, anh/chị hỏi về thủ tục nào ạ?"
+            self._offer(turn, result, f"{question}\n{listing}", options, meta)
             return
         result.say(asked.answer, procedure_code=top.code, answered=True, **meta)
         result.set("procedure_code", top.code)
         result.set("candidates", None)
+
+    def _offer(
+        self,
+        turn: Turn,
+        result: ActionResult,
+        text: str,
+        options: Sequence[ProcedureHit],
+        meta: dict[str, Any],
+    ) -> None:
+        """Numbered procedures to choose from (and a human), remembered for "số 2"."""
+        buttons = [
+            {"title": f"{i}. {p.name}", "payload": f'/choose_option{{"option":"{i}"}}'}
+            for i, p in enumerate(options, start=1)
+        ]
+        result.say(text, [*buttons, HANDOFF_BUTTON], answered=None, **meta)
+        result.set("candidates", [p.code for p in options])
+        result.set("pending_question", turn.text)
 
     def choose_option(self, turn: Turn, result: ActionResult) -> None:
         if turn.slots.get("awaiting_rating"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -14,6 +14,11 @@ from api.cli.voice import voice_app
 from api.logs import configure
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import get_settings
+
+if TYPE_CHECKING:
+    from knowledge_base.evaluation import EvalQuestion
+    from knowledge_base.ranking.training import Example, QueryRows
+    from knowledge_base.retrieval.searcher import HybridSearcher
 
 app = typer.Typer(
     help="Tổng đài dịch vụ công: service, catalogue and evaluation tools.", no_args_is_help=True
@@ -28,6 +33,14 @@ app.add_typer(rasa_app, name="rasa")
 app.add_typer(dossiers_app, name="dossiers")
 app.add_typer(users_app, name="users")
 app.add_typer(voice_app, name="voice")
+
+QuestionFormat = Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")]
+TrainFiles = Annotated[
+    list[str],
+    typer.Option(
+        "--train", help="FILE[:FORMAT] of extra training questions (repeatable; default jsonl)"
+    ),
+]
 
 
 def _knowledge_base() -> KnowledgeBase:
@@ -104,6 +117,27 @@ def kb_index(force: bool = False) -> None:
     typer.echo(json.dumps(manifest.__dict__, indent=2))
 
 
+@kb_app.command("train-ranker")
+def kb_train_ranker(
+    train: TrainFiles = [],  # noqa: B006 - typer reads the default
+    folds: int = 5,
+    force: Annotated[bool, typer.Option(help="swap in even a model that scores worse")] = False,
+    output: Annotated[
+        Path | None, typer.Option(help="write the model here instead of serving it")
+    ] = None,
+) -> None:
+    """Retrain the ranker on the catalogue, staff examples and ``--train`` files."""
+    from knowledge_base.ranking.pipeline import retrain
+
+    kb = _knowledge_base()
+    kb.warm_up()
+    report = retrain(kb, _training_files(kb, train), folds, force, output)
+    typer.echo(report.message)
+    typer.echo(json.dumps({"sources": report.info.sources, "cv": report.info.cv}, indent=2))
+    if not report.accepted:
+        raise typer.Exit(1)
+
+
 @app.command()
 def ask(
     question: str, top_k: int = 5, as_json: Annotated[bool, typer.Option("--json")] = False
@@ -125,29 +159,94 @@ def ask(
 @eval_app.command("retrieval")
 def eval_retrieval(
     questions: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")] = "jsonl",
+    fmt: QuestionFormat = "jsonl",
     strip_accents: bool = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    cross_validate: Annotated[
+        int, typer.Option(help="K: train the ranker on K-1 folds, score the K-th, in turn")
+    ] = 0,
+    train: TrainFiles = [],  # noqa: B006 - typer reads the default
 ) -> None:
-    """Recall@1/5/10, MRR@10, refusal accuracy and latency of ``ask`` over a question file."""
-    from knowledge_base.evaluation import evaluate, read_dvc_csv, read_faq_titles, read_jsonl
+    """Recall@1/5/10, MRR@10, refusal accuracy and latency of ``ask`` over a question file.
+
+    With ``--cross-validate K`` the ranker is retrained K times (on the catalogue's synthetic
+    questions, staff examples, the ``--train`` files and K-1 folds of this file) and each fold is
+    scored by a model that never saw it."""
+    from knowledge_base.evaluation import evaluate
 
     kb = _knowledge_base()
     kb.ensure_index(progress=True)
-    if fmt == "dvc-csv":
-        items = read_dvc_csv(questions)
-    elif fmt == "jsonl":
-        items = read_jsonl(questions)
-    elif fmt == "faq-titles":
-        items = read_faq_titles(questions, kb.name_to_code())
+    items = _questions(kb, questions, fmt)
+    if cross_validate:
+        report = _cross_validated(kb, items, cross_validate, strip_accents, train)
     else:
-        raise typer.BadParameter("--format must be dvc-csv, jsonl or faq-titles")
-    report = evaluate(kb, items, strip_accents=strip_accents)
+        report = evaluate(kb, items, strip_accents=strip_accents)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
         for key, value in report.items():
             typer.echo(f"{key:>24}: {value}")
+
+
+def _questions(kb: KnowledgeBase, path: Path, fmt: str) -> list[EvalQuestion]:
+    from knowledge_base.evaluation import read_questions
+
+    try:
+        return read_questions(path, fmt, kb.name_to_code())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _training_files(kb: KnowledgeBase, specs: list[str]) -> list[Example]:
+    from knowledge_base.ranking.training import Example
+
+    examples = []
+    known = kb.known_codes()
+    for spec in specs:
+        path, _, fmt = spec.partition(":")
+        if not Path(path).is_file():
+            raise typer.BadParameter(f"--train: no such file {path}")
+        for item in _questions(kb, Path(path), fmt or "jsonl"):
+            codes = tuple(c for c in item.codes if c in known)
+            if codes:
+                examples.append(Example(item.question, codes, Path(path).name))
+    return examples
+
+
+def _base_rows(
+    kb: KnowledgeBase, train: list[str]
+) -> tuple[HybridSearcher, list[QueryRows], dict[str, int]]:
+    from collections import Counter
+
+    from knowledge_base.db import session_scope
+    from knowledge_base.ranking.pipeline import collect, examples_for_training
+    from knowledge_base.retrieval.searcher import HybridSearcher
+
+    unranked = HybridSearcher(kb.searcher.index, kb.embedder)
+    with session_scope(kb.engine) as session:
+        examples = examples_for_training(session, _training_files(kb, train))
+    typer.echo(f"computing candidates for {len(examples)} training questions …", err=True)
+    return unranked, collect(unranked, examples), dict(Counter(e.source for e in examples))
+
+
+def _cross_validated(
+    kb: KnowledgeBase, items: list[EvalQuestion], folds: int, strip_accents: bool, train: list[str]
+) -> dict[str, Any]:
+    from knowledge_base.ranking.pipeline import collect, cross_validate
+    from knowledge_base.ranking.training import Example
+
+    known = kb.known_codes()
+    scored = [
+        Example(i.question, tuple(c for c in i.codes if c in known), "evaluated")
+        for i in items
+        if any(c in known for c in i.codes)
+    ]
+    unranked, base, _ = _base_rows(kb, train)
+    rows = collect(unranked, scored, strip_accents)
+    report = cross_validate(rows, scored, base, folds)
+    report["skipped_unknown_codes"] = len(items) - len(scored)
+    report["strip_accents"] = strip_accents
+    return report
 
 
 @bench_app.command("ask")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from knowledge_base.answer.aspect import Aspect
 from knowledge_base.models import Procedure, ProcedureChannel
 from knowledge_base.text.tokens import content_syllables
@@ -162,4 +165,21 @@ def refusal(hotline_phone: str) -> str:
     return (
         "Xin lỗi, câu hỏi này nằm ngoài phạm vi thủ tục hành chính mà trợ lý tự động có thể trả lời. "
         f'Anh/chị vui lòng gọi tổng đài {hotline_phone} hoặc bấm "gặp nhân viên" để được tổng đài viên hỗ trợ.'
+    )
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def unsure(closest: Sequence[Named], hotline_phone: str) -> str:
+    """About a procedure, but not sure which: offer the closest ones rather than a refusal."""
+    if not closest:
+        return refusal(hotline_phone)
+    listing = "\n".join(f"{i}. {p.name}" for i, p in enumerate(closest, start=1))
+    return (
+        "Tôi chưa chắc anh/chị hỏi về thủ tục nào. Có phải một trong các thủ tục sau không ạ?\n"
+        f"{listing}\nAnh/chị có thể nói rõ hơn, hoặc gọi tổng đài {hotline_phone} hay bấm "
+        '"gặp nhân viên" để được tổng đài viên hỗ trợ.'
     )

@@ -18,11 +18,11 @@ from tqdm import tqdm
 from knowledge_base.retrieval.documents import SearchDocument, corpus_hash
 from knowledge_base.retrieval.embedder import Embedder
 from knowledge_base.text.accents import AccentRestorer
-from knowledge_base.text.synonyms import expand_synonyms
 from knowledge_base.text.tokens import lexical_tokens
+from knowledge_base.understanding.frame import expand, parse_question
 
 logger = logging.getLogger(__name__)
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4  # 4: BM25 text expanded through the lexicon
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,10 @@ def build_index(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
-    corpus = [lexical_tokens(expand_synonyms(doc.lexical_text)) for doc in documents]
+    corpus = [
+        lexical_tokens(expand(doc.lexical_text, parse_question(doc.lexical_text)))
+        for doc in documents
+    ]
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
     bm25.index(corpus or [["_"]], show_progress=False)
     bm25.save(str(staging / "bm25"))

@@ -1,4 +1,4 @@
-"""Vietnamese text handling: normalisation, accent folding, tokens, synonyms, accent restoration."""
+"""Vietnamese text handling: normalisation, accent folding, tokens, accent restoration."""
 
 from knowledge_base.text.normalize import fold_accents, normalize_text, strip_fillers, syllables
 

@@ -4,8 +4,8 @@ from knowledge_base.retrieval.documents import SearchDocument
 from knowledge_base.retrieval.index import build_index
 from knowledge_base.text.accents import AccentRestorer
 from knowledge_base.text.normalize import fold_accents, normalize_text, strip_fillers
-from knowledge_base.text.synonyms import expand_synonyms
 from knowledge_base.text.tokens import lexical_tokens
+from knowledge_base.understanding.frame import expand, parse_question
 
 
 def test_normalize_nfc_lower_and_tone_placement():
@@ -27,11 +27,15 @@ def test_strip_spoken_fillers():
     assert strip_fillers("hỏi đáp về hộ tịch") == "hỏi đáp về hộ tịch"
 
 
-def test_synonyms_expand_abbreviations_with_and_without_accents():
-    assert "căn cước công dân" in expand_synonyms("làm CCCD mất bao lâu")
-    assert "giấy chứng nhận quyền sử dụng đất" in expand_synonyms("sang ten so do")
-    assert "bảo hiểm y tế" in expand_synonyms("cấp lại thẻ BHYT")
-    assert "giấy phép lái xe" in expand_synonyms("đổi bằng lái")
+def _expanded(text: str) -> str:
+    return expand(text, parse_question(text))
+
+
+def test_lexicon_expands_abbreviations_with_and_without_accents():
+    assert "căn cước" in _expanded("làm CCCD mất bao lâu")
+    assert "giấy chứng nhận quyền sử dụng đất" in _expanded("sang ten so do")
+    assert "bảo hiểm y tế" in _expanded("cấp lại thẻ BHYT")
+    assert "giấy phép lái xe" in _expanded("đổi bằng lái")
 
 
 def test_accent_restorer_uses_catalogue_language():

@@ -1,0 +1,149 @@
+"""Features of (question, candidate) pairs, computed from precomputed per-document profiles."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from knowledge_base.retrieval.documents import SearchDocument
+from knowledge_base.text.tokens import STOP_SYLLABLES, folded_syllables
+from knowledge_base.understanding.frame import BASE_ACTIONS, Frame, parse_name
+
+FEATURE_NAMES = (
+    "full_bm25",
+    "full_rank",
+    "name_bm25",
+    "name_rank",
+    "dense_sim",
+    "dense_gap",
+    "dense_rank",
+    "title_covered",
+    "query_covered",
+    "title_bigrams_covered",
+    "query_bigrams_covered",
+    "objects_shared",
+    "objects_missing",
+    "objects_extra",
+    "action_match",
+    "action_conflict",
+    "base_action_without_cue",
+    "qualifiers_extra",
+    "qualifiers_matched",
+    "qualifiers_missing",
+    "title_syllables",
+    "is_faq",
+    "query_syllables",
+    "query_without_object",
+)
+ABSENT_RANK = 1000.0
+
+
+@dataclass(frozen=True)
+class TextProfile:
+    words: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+    length: int
+
+    @classmethod
+    def of(cls, text: str) -> TextProfile:
+        folded = folded_syllables(text)
+        words = frozenset(w for w in folded if w not in STOP_SYLLABLES)
+        return cls(words, frozenset(itertools.pairwise(folded)), len(folded))
+
+
+@dataclass(frozen=True)
+class DocumentProfile:
+    text: TextProfile
+    frame: Frame
+    is_faq: bool
+
+    @classmethod
+    def of(cls, document: SearchDocument) -> DocumentProfile:
+        return cls(
+            TextProfile.of(document.title), parse_name(document.title), document.kind == "faq"
+        )
+
+
+@dataclass(frozen=True)
+class RetrieverScores:
+    """Each retriever's scores over the whole corpus (dense: cosine, -1 where not found)."""
+
+    full: NDArray[np.float32]
+    name: NDArray[np.float32]
+    dense: NDArray[np.float32] | None
+
+
+def _ranks(scores: NDArray[np.float32], depth: int) -> dict[int, int]:
+    """Rank of each of the top ``depth`` documents that the retriever found at all (BM25 > 0,
+    dense > -1, the fill value for vectors faiss did not return)."""
+    floor = 0.0 if scores.min() >= 0 else -1.0
+    order = np.argsort(-scores, kind="stable")[:depth]
+    return {int(d): r for r, d in enumerate(order) if scores[d] > floor}
+
+
+def candidate_ranks(scores: RetrieverScores, depth: int) -> tuple[list[int], list[dict[int, int]]]:
+    """The union of every retriever's top ``depth``, in first-seen order, and each one's ranks."""
+    rankings = [_ranks(scores.full, depth), _ranks(scores.name, depth)]
+    if scores.dense is not None:
+        rankings.append(_ranks(scores.dense, depth))
+    union = list(dict.fromkeys(itertools.chain.from_iterable(rankings)))
+    return union, rankings
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def feature_matrix(
+    candidates: list[int],
+    rankings: list[dict[int, int]],
+    scores: RetrieverScores,
+    profiles: list[DocumentProfile],
+    query_text: TextProfile,
+    query_frame: Frame,
+) -> NDArray[np.float32]:
+    rows = np.zeros((len(candidates), len(FEATURE_NAMES)), dtype=np.float32)
+    if not candidates:
+        return rows
+    full_max = float(scores.full.max()) or 1.0
+    name_max = float(scores.name.max()) or 1.0
+    dense_max = float(scores.dense.max()) if scores.dense is not None else 0.0
+    full_rank, name_rank = rankings[0], rankings[1]
+    dense_rank = rankings[2] if len(rankings) > 2 else {}
+    q_words, q_bigrams = query_text.words, query_text.bigrams
+    q_obj, q_act, q_qual = query_frame.objects, query_frame.actions, query_frame.qualifiers
+    for row, doc in enumerate(candidates):
+        profile = profiles[doc]
+        title, frame = profile.text, profile.frame
+        dense = float(scores.dense[doc]) if scores.dense is not None else 0.0
+        n_act = frame.actions
+        rows[row] = (
+            float(scores.full[doc]) / full_max,
+            np.log1p(full_rank.get(doc, ABSENT_RANK)),
+            float(scores.name[doc]) / name_max,
+            np.log1p(name_rank.get(doc, ABSENT_RANK)),
+            dense,
+            dense - dense_max,
+            np.log1p(dense_rank.get(doc, ABSENT_RANK)),
+            _share(len(title.words & q_words), len(title.words)),
+            _share(len(title.words & q_words), len(q_words)),
+            _share(len(title.bigrams & q_bigrams), len(title.bigrams)),
+            _share(len(title.bigrams & q_bigrams), len(q_bigrams)),
+            len(frame.objects & q_obj),
+            len(q_obj - frame.objects),
+            len(frame.objects - q_obj),
+            bool(q_act & n_act),
+            bool(q_act and n_act and not (q_act & n_act)),
+            bool(not q_act and (not n_act or n_act & BASE_ACTIONS)),
+            len(frame.qualifiers - q_qual),
+            len(frame.qualifiers & q_qual),
+            len(q_qual - frame.qualifiers),
+            title.length,
+            profile.is_faq,
+            query_text.length,
+            not q_obj,
+        )
+    return rows

@@ -1,0 +1,196 @@
+"""Train the ranker, cross-validate it, and decide whether a new model may replace the old one."""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge_base.db import session_scope
+from knowledge_base.models import FaqEntry, FaqStatus, Procedure
+from knowledge_base.ranking.model import Ranker, RankerInfo
+from knowledge_base.ranking.training import (
+    Example,
+    QueryRows,
+    fit_calibration,
+    fit_ranker,
+    query_rows,
+    ranked_codes,
+    synthetic_examples,
+)
+from knowledge_base.retrieval.searcher import HybridSearcher
+from knowledge_base.service import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+SEED = 7
+CALIBRATION_SHARE = 0.2
+
+
+def catalogue_names(session: Session) -> list[tuple[str, str]]:
+    rows = session.execute(select(Procedure.code, Procedure.name).order_by(Procedure.code))
+    return [(code, name) for code, name in rows]
+
+
+def staff_examples(session: Session) -> list[Example]:
+    """Every wording staff tied to a procedure: the questions of live FAQ entries."""
+    entries = session.scalars(select(FaqEntry).where(FaqEntry.status != FaqStatus.ARCHIVED)).all()
+    return [
+        Example(question, tuple(entry.procedure_codes), "staff")
+        for entry in entries
+        if entry.procedure_codes
+        for question in entry.questions
+        if question.strip()
+    ]
+
+
+def collect(
+    searcher: HybridSearcher, examples: Sequence[Example], strip_accents: bool = False
+) -> list[QueryRows]:
+    return [query_rows(searcher, e, strip_accents) for e in examples]
+
+
+def _metrics(
+    model: Any, rows: Sequence[QueryRows], expected: Sequence[set[str]]
+) -> dict[str, float]:
+    hits = {1: 0, 5: 0, 10: 0}
+    reciprocal = candidates = 0.0
+    for item, codes in zip(rows, expected, strict=True):
+        candidates += item.candidate_hit
+        scores = model.predict(item.features, num_threads=1) if len(item.features) else np.zeros(0)
+        ranked = ranked_codes(np.asarray(scores, dtype=np.float64), item.codes, 10)
+        for k in hits:
+            hits[k] += any(c in codes for c in ranked[:k])
+        reciprocal += next((1 / (i + 1) for i, c in enumerate(ranked) if c in codes), 0.0)
+    n = max(1, len(rows))
+    return {
+        "recall@1": hits[1] / n,
+        "recall@5": hits[5] / n,
+        "recall@10": hits[10] / n,
+        "mrr@10": reciprocal / n,
+        "candidate_recall@200": candidates / n,
+    }
+
+
+def cross_validate(
+    eval_rows: Sequence[QueryRows],
+    eval_examples: Sequence[Example],
+    base_rows: Sequence[QueryRows],
+    folds: int,
+    seed: int = SEED,
+) -> dict[str, Any]:
+    """Train on the base rows plus all folds but one, score that one, in turn."""
+    order = list(range(len(eval_rows)))
+    random.Random(seed).shuffle(order)
+    fold_of = {index: position % folds for position, index in enumerate(order)}
+    per_fold = []
+    for fold in range(folds):
+        train = [r for i, r in enumerate(eval_rows) if fold_of[i] != fold]
+        test = [i for i in range(len(eval_rows)) if fold_of[i] == fold]
+        model = fit_ranker([*base_rows, *train], seed)
+        scores = _metrics(
+            model, [eval_rows[i] for i in test], [set(eval_examples[i].codes) for i in test]
+        )
+        per_fold.append({"questions": len(test), **{k: round(v, 4) for k, v in scores.items()}})
+        logger.info("ranker.cv_fold", extra={"fold": fold, **per_fold[-1]})
+    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "candidate_recall@200"]
+    report: dict[str, Any] = {"scored_questions": len(eval_rows), "cross_validated_folds": folds}
+    for key in keys:
+        values = [f[key] for f in per_fold]
+        report[key] = round(statistics.fmean(values), 4)
+        report[f"{key}_spread"] = round(statistics.pstdev(values), 4)
+    report["folds"] = per_fold
+    return report
+
+
+def train(
+    rows: Sequence[QueryRows], sources: dict[str, int], cv: dict[str, Any], seed: int = SEED
+) -> Ranker:
+    """Calibrate on a held-out fifth, then fit the served model on everything."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: int(len(order) * CALIBRATION_SHARE)])
+    model = fit_ranker([r for i, r in enumerate(rows) if i not in held], seed)
+    margins, correct = [], []
+    for i in held:
+        item = rows[i]
+        if len(item.features) < 2:
+            continue
+        scores = np.sort(np.asarray(model.predict(item.features, num_threads=1)))[::-1]  # type: ignore[attr-defined]
+        top = int(np.argmax(model.predict(item.features, num_threads=1)))  # type: ignore[attr-defined]
+        margins.append(scores[0] - scores[1])
+        correct.append(float(item.labels[top]))
+    calibration = fit_calibration(np.array(margins), np.array(correct))
+    booster = fit_ranker(rows, seed)
+    info = RankerInfo(
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        examples=len(rows),
+        queries=sum(r.candidate_hit for r in rows),
+        sources=sources,
+        cv=cv,
+        calibration=calibration,
+    )
+    return Ranker(booster, info)
+
+
+def examples_for_training(
+    session: Session, extra: Sequence[Example], seed: int = SEED
+) -> list[Example]:
+    return [*synthetic_examples(catalogue_names(session), seed), *staff_examples(session), *extra]
+
+
+def may_replace(current: Ranker | None, candidate: Ranker) -> tuple[bool, str]:
+    """A model with a lower cross-validated Recall@1 than the one in service is refused."""
+    new = candidate.info.cv.get("recall@1")
+    old = current.info.cv.get("recall@1") if current is not None else None
+    if old is None or new is None:
+        return True, "Không có số liệu kiểm định chéo để so sánh; mô hình mới được dùng."
+    if new < old:
+        return False, f"Mô hình mới kém hơn (Recall@1 {new:.3f} < {old:.3f}); giữ mô hình cũ."
+    return True, f"Mô hình mới được dùng (Recall@1 {new:.3f}, trước đó {old:.3f})."
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    accepted: bool
+    message: str
+    info: RankerInfo
+
+
+def retrain(
+    kb: KnowledgeBase,
+    extra: Sequence[Example],
+    folds: int = 5,
+    force: bool = False,
+    output: Path | None = None,
+) -> TrainingReport:
+    """Train on the catalogue's synthetic questions, staff examples and ``extra``; report the
+    cross-validated figures over the curated (non-synthetic) examples; swap the new model in
+    unless it is worse than the one in service."""
+    unranked = HybridSearcher(kb.searcher.index, kb.embedder)
+    with session_scope(kb.engine) as session:
+        examples = examples_for_training(session, extra)
+    rows = collect(unranked, examples)
+    curated = [i for i, e in enumerate(examples) if e.source != "synthetic"]
+    base = [r for r, e in zip(rows, examples, strict=True) if e.source == "synthetic"]
+    cv: dict[str, Any] = {}
+    if len(curated) >= folds * 2:
+        cv = cross_validate([rows[i] for i in curated], [examples[i] for i in curated], base, folds)
+    sources = dict(Counter(e.source for e in examples))
+    ranker = train(rows, sources, cv)
+    accepted, message = may_replace(kb.ranker, ranker)
+    if accepted or force:
+        ranker.save(output or kb.settings.ranker_dir)
+        if output is None:
+            kb.use_ranker(ranker)
+    logger.info("ranker.trained", extra={"accepted": accepted, "forced": force, **sources})
+    return TrainingReport(accepted or force, message, ranker.info)
