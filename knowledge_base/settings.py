@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     embedder_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
     embed_batch_size: int = 32
 
-    answerable_threshold: float = 0.65  # benchmarks/answerable_threshold.py
+    answerable_threshold: float = 0.4  # the ranker's calibrated P(top is right); README "Ranking"
     portal_url: str = (
         "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc="
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +39,12 @@ FEATURE_NAMES = (
     "is_faq",
     "query_syllables",
     "query_without_object",
+    "title_words_unasked",
+    "generic_siblings_in_candidates",
+    "specialisation_asked",
+    "popularity",  # filled by the ranker from its own table: how often curated data asks this
 )
+POPULARITY = FEATURE_NAMES.index("popularity")
 ABSENT_RANK = 1000.0
 
 
@@ -59,12 +66,43 @@ class DocumentProfile:
     text: TextProfile
     frame: Frame
     is_faq: bool
+    # procedures whose name is this one's minus some words: "Đăng ký khai sinh" for "Đăng ký
+    # khai sinh có yếu tố nước ngoài"; and the words that set this one apart from the closest
+    generic_siblings: tuple[int, ...] = ()
+    own_words: frozenset[str] = frozenset()
 
-    @classmethod
-    def of(cls, document: SearchDocument) -> DocumentProfile:
-        return cls(
-            TextProfile.of(document.title), parse_name(document.title), document.kind == "faq"
+
+def generic_siblings(texts: Sequence[TextProfile], eligible: Sequence[bool]) -> list[list[int]]:
+    """For each name, the eligible names whose words are a strict subset of its own, found
+    through the sibling's rarest word (which the longer name must contain)."""
+    frequency = Counter(w for t in texts for w in t.words)
+    by_rarest: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        if text.words and eligible[i]:
+            by_rarest.setdefault(min(text.words, key=lambda w: (frequency[w], w)), []).append(i)
+    return [
+        sorted({p for w in t.words for p in by_rarest.get(w, ()) if texts[p].words < t.words})
+        for t in texts
+    ]
+
+
+def document_profiles(documents: Sequence[SearchDocument]) -> list[DocumentProfile]:
+    texts = [TextProfile.of(d.title) for d in documents]
+    siblings = generic_siblings(texts, [d.kind == "procedure" for d in documents])
+    profiles = []
+    for document, text, own_siblings in zip(documents, texts, siblings, strict=True):
+        closest = max(own_siblings, key=lambda p: len(texts[p].words), default=None)
+        own = text.words - texts[closest].words if closest is not None else frozenset()
+        profiles.append(
+            DocumentProfile(
+                text,
+                parse_name(document.title),
+                document.kind == "faq",
+                tuple(own_siblings),
+                own,
+            )
         )
+    return profiles
 
 
 @dataclass(frozen=True)
@@ -115,6 +153,7 @@ def feature_matrix(
     dense_rank = rankings[2] if len(rankings) > 2 else {}
     q_words, q_bigrams = query_text.words, query_text.bigrams
     q_obj, q_act, q_qual = query_frame.objects, query_frame.actions, query_frame.qualifiers
+    present = set(candidates)
     for row, doc in enumerate(candidates):
         profile = profiles[doc]
         title, frame = profile.text, profile.frame
@@ -145,5 +184,11 @@ def feature_matrix(
             profile.is_faq,
             query_text.length,
             not q_obj,
+            len(title.words - q_words),
+            sum(1 for s in profile.generic_siblings if s in present),
+            _share(len(profile.own_words & q_words), len(profile.own_words))
+            if profile.own_words
+            else -1.0,
+            0.0,
         )
     return rows

@@ -1,11 +1,12 @@
 """The learned ranker: a LightGBM LambdaMART model over ``FEATURE_NAMES``, plus a calibration
-that turns its top score into the probability that the top candidate is right."""
+that turns its scores into the probability that the top candidate is right."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from knowledge_base.ranking.features import FEATURE_NAMES
+from knowledge_base.ranking.features import FEATURE_NAMES, POPULARITY
 
 MODEL_FILE = "ranker.txt"
 META_FILE = "ranker.json"
@@ -29,36 +30,62 @@ class RankerInfo:
     queries: int
     sources: dict[str, int]
     cv: dict[str, Any] = field(default_factory=dict)
-    calibration: tuple[float, float] = (1.0, 0.0)  # P(top is right) = sigmoid(a * margin + b)
+    # P(top is right) = sigmoid(a * top score + b * margin over the second + c)
+    calibration: tuple[float, ...] = (1.0, 1.0, 0.0)
     features: tuple[str, ...] = FEATURE_NAMES
 
 
+def popularity_column(
+    codes: Sequence[tuple[str, ...]], popularity: dict[str, float], own: frozenset[str]
+) -> list[float]:
+    """log(1 + curated questions about the candidate), not counting ``own`` (a training
+    question must not count itself, or the ranker learns that its own answer is popular)."""
+    return [
+        math.log1p(max((popularity.get(c, 0.0) - (c in own) for c in group), default=0.0))
+        for group in codes
+    ]
+
+
 class Ranker:
-    def __init__(self, booster: Any, info: RankerInfo) -> None:
+    def __init__(self, booster: Any, info: RankerInfo, popularity: dict[str, float]) -> None:
         if tuple(info.features) != FEATURE_NAMES:
             raise ValueError("the ranker was trained on other features; retrain it")
         self.booster = booster
         self.info = info
+        self.popularity = popularity
 
-    def scores(self, features: NDArray[np.float32]) -> NDArray[np.float64]:
+    def scores(
+        self, features: NDArray[np.float32], codes: Sequence[tuple[str, ...]]
+    ) -> NDArray[np.float64]:
         if not len(features):
             return np.zeros(0)
+        features = features.copy()
+        features[:, POPULARITY] = popularity_column(codes, self.popularity, frozenset())
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
 
     def confidence(self, ordered_scores: NDArray[np.float64]) -> float:
-        """Probability that the first candidate is right, from its margin over the second."""
+        """Probability that the first candidate is right: how high it scores (a question about
+        nothing in the catalogue scores low everywhere) and how far ahead of the second."""
         if not len(ordered_scores):
             return 0.0
-        second = ordered_scores[1] if len(ordered_scores) > 1 else ordered_scores[0] - 5.0
-        a, b = self.info.calibration
-        return 1.0 / (1.0 + math.exp(-(a * float(ordered_scores[0] - second) + b)))
+        top = float(ordered_scores[0])
+        second = float(ordered_scores[1]) if len(ordered_scores) > 1 else top - 5.0
+        a, b, c = self.info.calibration
+        return 1.0 / (1.0 + math.exp(-(a * top + b * (top - second) + c)))
 
     def save(self, folder: Path) -> None:
         """Write beside the live files, then swap each in with an atomic rename."""
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in (
             (MODEL_FILE, self.booster.model_to_string()),
-            (META_FILE, json.dumps(asdict(self.info), ensure_ascii=False, indent=1)),
+            (
+                META_FILE,
+                json.dumps(
+                    {**asdict(self.info), "popularity": self.popularity},
+                    ensure_ascii=False,
+                    indent=1,
+                ),
+            ),
         ):
             staging = folder / f".{name}.{os.getpid()}"
             staging.write_text(text, encoding="utf-8")
@@ -83,6 +110,7 @@ def load_ranker(folder: Path | None) -> Ranker | None:
         model_text = bundled.joinpath(MODEL_FILE).read_text("utf-8")
         meta_text = bundled.joinpath(META_FILE).read_text("utf-8")
     meta = json.loads(meta_text)
+    popularity = meta.pop("popularity", {})
     meta["calibration"] = tuple(meta["calibration"])
     meta["features"] = tuple(meta["features"])
-    return Ranker(_booster(model_text), RankerInfo(**meta))
+    return Ranker(_booster(model_text), RankerInfo(**meta), popularity)

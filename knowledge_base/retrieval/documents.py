@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from knowledge_base.models import FaqEntry, FaqStatus, Procedure
+from knowledge_base.understanding.lexicon import bundled_lexicon
 
 _SPACE_RE = re.compile(r"\s+")
 
@@ -73,7 +74,8 @@ def load_documents(session: Session) -> list[SearchDocument]:
 
 
 def corpus_hash(documents: list[SearchDocument]) -> str:
-    digest = hashlib.sha256()
+    """Of the documents and of the lexicon that expands them for BM25."""
+    digest = hashlib.sha256(bundled_lexicon().digest.encode())
     for doc in documents:
         digest.update(doc.key.encode())
         digest.update(doc.lexical_text.encode())

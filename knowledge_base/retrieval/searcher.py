@@ -15,10 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from knowledge_base.ranking.features import (
-    DocumentProfile,
     RetrieverScores,
     TextProfile,
     candidate_ranks,
+    document_profiles,
     feature_matrix,
 )
 from knowledge_base.ranking.model import Ranker
@@ -99,7 +99,7 @@ class HybridSearcher:
         self.embedder = embedder
         self.ranker = ranker
         documents = index.documents
-        self.profiles = [DocumentProfile.of(doc) for doc in documents]
+        self.profiles = document_profiles(documents)
         # names alone, so a short question is not outweighed by long free-text fields
         self._name_bm25 = bm25s.BM25(k1=1.2, b=0.5)
         names = [lexical_tokens(expand(doc.title, parse_name(doc.title))) for doc in documents]
@@ -137,8 +137,9 @@ class HybridSearcher:
         features = feature_matrix(
             candidates, rankings, scores, self.profiles, query.profile, query.frame
         )
+        documents = self.index.documents
         if self.ranker is not None:
-            scored = self.ranker.scores(features)
+            scored = self.ranker.scores(features, [documents[d].codes for d in candidates])
         else:
             scored = np.array(
                 [sum(1.0 / (RRF_K + r.get(d, 10**6) + 1) for r in rankings) for d in candidates]

@@ -6,6 +6,7 @@ licence parses to (giấy phép lái xe, cấp lại), and so does "Cấp lại 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from knowledge_base.text.normalize import normalize_text
@@ -13,6 +14,8 @@ from knowledge_base.understanding.lexicon import Lexicon, bundled_lexicon, fold
 
 EMPTY: frozenset[str] = frozenset()
 BASE_ACTIONS = frozenset(["cấp", "đăng ký", "cấp mới"])  # what a question without a cue means
+ADULT_CARD_AGE = 14  # the age at which the catalogue's procedures stop treating one as a child
+_AGE_RE = re.compile(r"(?<![\d.,])(\d{1,2})\s*tuoi\b")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,10 @@ def _read(text: str, lexicon: Lexicon, leading_actions_only: bool) -> Frame:
             t for t in [*phrases, *sorted(objects), *sorted(actions)] if fold(t) not in folded
         )
     )
-    return Frame(objects, actions, frozenset(m.entry.term for m in qualifier_matches), official)
+    qualifiers = {m.entry.term for m in qualifier_matches}
+    if any(int(age) < ADULT_CARD_AGE for age in _AGE_RE.findall(folded)):
+        qualifiers.add("child")  # "con em 8 tuổi": the under-14 procedures
+    return Frame(objects, actions, frozenset(qualifiers), official)
 
 
 def parse_question(text: str, lexicon: Lexicon | None = None) -> Frame:

@@ -9,6 +9,7 @@ reads the same; the official term matches as one of its own phrases.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class Lexicon:
 
     def __init__(self, entries: list[LexiconEntry]) -> None:
         self.entries = entries
+        self.digest = hashlib.sha256(repr(entries).encode()).hexdigest()
         self._scanners: dict[Kind, tuple[re.Pattern[str], dict[str, list[LexiconEntry]]]] = {}
         self._spellings: dict[str, set[str]] = {}
         for kind in KINDS:
