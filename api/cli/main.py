@@ -125,13 +125,27 @@ def kb_train_ranker(
     output: Annotated[
         Path | None, typer.Option(help="write the model here instead of serving it")
     ] = None,
+    with_sample: Annotated[
+        bool, typer.Option(help="also learn from the same questions over the bundled sample")
+    ] = False,
 ) -> None:
-    """Retrain the ranker on the catalogue, staff examples and ``--train`` files."""
+    """Retrain the ranker on staff examples and ``--train`` files (the model shipped in
+    ``knowledge_base/data`` is made with ``scripts/train_ranker.sh``)."""
+    import tempfile
+
     from knowledge_base.ranking.pipeline import retrain
 
     kb = _knowledge_base()
     kb.warm_up()
-    report = retrain(kb, _training_files(kb, train), folds, force, output)
+    others = []
+    with tempfile.TemporaryDirectory() as folder:
+        if with_sample:
+            fresh = {"database_url": "", "index_dir": None, "rasa_dir": None}
+            fresh |= {"data_dir": Path(folder), "load_sample_if_empty": True}
+            sample = KnowledgeBase(type(kb.settings)(**{**kb.settings.model_dump(), **fresh}))
+            sample.warm_up()
+            others.append(sample)
+        report = retrain(kb, _training_files(kb, train), folds, force, output, others)
     typer.echo(report.message)
     typer.echo(json.dumps({"sources": report.info.sources, "cv": report.info.cv}, indent=2))
     if not report.accepted:

@@ -45,6 +45,22 @@ FEATURE_NAMES = (
     "popularity",  # filled by the ranker from its own table: how often curated data asks this
 )
 POPULARITY = FEATURE_NAMES.index("popularity")
+# The direction each feature may push a score (0: free). Constraining the evidence that has an
+# obvious direction (more shared objects can only help, an action conflict can only hurt) keeps
+# the model sane on catalogues it was not trained on, such as the 40-procedure sample.
+MONOTONE = {
+    **dict.fromkeys(["full_bm25", "name_bm25", "dense_sim", "dense_gap"], 1),
+    **dict.fromkeys(["full_rank", "name_rank", "dense_rank"], -1),
+    **dict.fromkeys(
+        ["title_covered", "query_covered", "title_bigrams_covered", "query_bigrams_covered"], 1
+    ),
+    **dict.fromkeys(["objects_shared", "action_match", "qualifiers_matched"], 1),
+    **dict.fromkeys(["objects_missing", "objects_extra", "action_conflict"], -1),
+    **dict.fromkeys(["qualifiers_extra", "qualifiers_missing", "title_words_unasked"], -1),
+    "generic_siblings_in_candidates": -1,
+    "specialisation_asked": 1,
+    "popularity": 1,
+}
 ABSENT_RANK = 1000.0
 
 

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from knowledge_base.ranking.features import (
     FEATURE_NAMES,
+    MONOTONE,
     POPULARITY,
     TextProfile,
     generic_siblings,
@@ -97,6 +98,8 @@ RANKER_PARAMS: dict[str, Any] = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambdarank_truncation_level": 20,
+    "monotone_constraints": [MONOTONE.get(name, 0) for name in FEATURE_NAMES],
+    "monotone_constraints_method": "advanced",
     "deterministic": True,
     "force_row_wise": True,
     "num_threads": 2,
