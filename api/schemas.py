@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -96,6 +96,11 @@ class AskResponse(BaseModel):
     answer: str
     procedures: list[ProcedureSummary]
     faq: list[FaqSummary]
+    refusal_kind: Literal["out_of_scope", "unsure"] | None = Field(
+        default=None,
+        description="why it was not answered: not about procedures, or not sure which one "
+        "(the closest procedures are listed)",
+    )
 
 
 class ChannelOut(BaseModel):

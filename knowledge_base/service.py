@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -101,7 +102,7 @@ class AskResult:
     from_faq: bool = False  # the answer is a curated FAQ entry, not composed from a procedure
     # why it was not answered: "out_of_scope" (not about procedures at all) or "unsure" (about a
     # procedure, but which one is not clear: the closest ones are offered)
-    refusal_kind: str | None = None
+    refusal_kind: Literal["out_of_scope", "unsure"] | None = None
 
 
 def unranked_confidence(hit: Hit) -> float:
@@ -321,6 +322,7 @@ class KnowledgeBase:
         # a question in which nothing procedural was recognised needs more evidence
         needed = self.settings.answerable_threshold if recognised else UNRECOGNISED_THRESHOLD
         if confidence < needed:
+            kind: Literal["out_of_scope", "unsure"]
             if recognised or confidence >= UNSURE_FLOOR:
                 text, kind = unsure(procedures[:3], self.settings.hotline_phone), "unsure"
             else:

@@ -140,7 +140,7 @@ def kb_train_ranker(
     others = []
     with tempfile.TemporaryDirectory() as folder:
         if with_sample:
-            fresh = {"database_url": "", "index_dir": None, "rasa_dir": None}
+            fresh: dict[str, object] = {"database_url": "", "index_dir": None, "rasa_dir": None}
             fresh |= {"data_dir": Path(folder), "load_sample_if_empty": True}
             sample = KnowledgeBase(type(kb.settings)(**{**kb.settings.model_dump(), **fresh}))
             sample.warm_up()

@@ -23,4 +23,5 @@ async def ask(body: AskRequest, kb: KnowledgeBaseDep) -> AskResponse:
         answer=result.answer,
         procedures=[asdict(p) for p in result.procedures],
         faq=[asdict(f) for f in result.faq],
+        refusal_kind=result.refusal_kind,
     )
