@@ -68,6 +68,12 @@ def read_questions(path: Path, fmt: str, name_to_code: dict[str, str]) -> list[E
     raise ValueError(f"unknown question format {fmt!r}: use one of {', '.join(QUESTION_FORMATS)}")
 
 
+def ranking_hits(ranked: list[str], expected: set[str]) -> tuple[dict[int, bool], float]:
+    """Whether an expected code is in the top 1, 5 and 10, and the reciprocal rank (MRR@10)."""
+    found = {k: any(c in expected for c in ranked[:k]) for k in (1, 5, 10)}
+    return found, next((1 / (i + 1) for i, c in enumerate(ranked[:10]) if c in expected), 0.0)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -101,10 +107,10 @@ def evaluate(
         ranked = [p.code for p in result.procedures]
         for faq in result.faq:
             ranked.extend(faq.procedure_codes)
-        ranked = list(dict.fromkeys(ranked))[:10]
+        found_at, rr = ranking_hits(list(dict.fromkeys(ranked))[:10], expected)
         for k in hits_at:
-            hits_at[k] += any(c in expected for c in ranked[:k])
-        reciprocal += next((1 / (i + 1) for i, c in enumerate(ranked) if c in expected), 0.0)
+            hits_at[k] += found_at[k]
+        reciprocal += rr
     return {
         "scored_questions": scored,
         "skipped_unknown_codes": skipped,

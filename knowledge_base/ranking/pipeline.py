@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from knowledge_base.db import session_scope
+from knowledge_base.evaluation import ranking_hits
 from knowledge_base.models import FaqEntry, FaqStatus, Procedure
 from knowledge_base.ranking.model import Ranker, RankerInfo
 from knowledge_base.ranking.training import (
@@ -68,9 +69,10 @@ def _metrics(
     for item, codes in zip(rows, expected, strict=True):
         candidates += item.candidate_hit
         ranked = ranked_codes(model.scores(item.features, item.codes), item.codes, 10)
+        found_at, rr = ranking_hits(ranked, codes)
         for k in hits:
-            hits[k] += any(c in codes for c in ranked[:k])
-        reciprocal += next((1 / (i + 1) for i, c in enumerate(ranked) if c in codes), 0.0)
+            hits[k] += found_at[k]
+        reciprocal += rr
     n = max(1, len(rows))
     return {
         "recall@1": hits[1] / n,
