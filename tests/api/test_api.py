@@ -20,7 +20,8 @@ def test_ask_contract(client):
     response = client.post("/api/v1/ask", json={"question": "làm hộ chiếu mất bao lâu", "top_k": 3})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answerable", "aspect", "answer", "procedures", "faq"}
+    assert set(body) == {"answerable", "aspect", "answer", "procedures", "faq", "refusal_kind"}
+    assert body["refusal_kind"] is None
     assert body["answerable"] and body["aspect"] == "time"
     assert len(body["procedures"]) <= 3
     assert set(body["procedures"][0]) == {"code", "name", "score", "level", "agency", "url"}
