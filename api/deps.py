@@ -14,7 +14,7 @@ from api.auth.models import Role
 from api.auth.service import Staff, resolve_session
 from api.errors import ForbiddenError, UnauthorizedError
 from knowledge_base.db import session_scope
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import IndexRefresh, KnowledgeBase
 from knowledge_base.settings import Settings
 from nlu.actions import ActionServer
 from nlu.chat import ChatService
@@ -45,6 +45,13 @@ def run_in_session(kb: KnowledgeBase, work: Callable[[Session], T]) -> Awaitable
             return work(session)
 
     return run_in_threadpool(run)
+
+
+async def commit_then_refresh(kb: KnowledgeBase, step: Callable[[Session], T]) -> IndexRefresh:
+    """Commit a change to live content (FAQ, lexicon), then rebuild the index beside the
+    serving one; on failure the old index keeps serving and the message says so."""
+    await run_in_session(kb, step)
+    return await run_in_threadpool(kb.refresh_index)
 
 
 def get_chat(request: Request) -> ChatService:

@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.site.render import SITE_PREFIX, error_page, to_login
 from knowledge_base.curation import (
     CurationError,
-    FaqNotFoundError,
+    EntryNotFoundError,
+    InvalidEntryError,
     VersionConflictError,
     WorkflowError,
 )
@@ -51,9 +52,10 @@ class NotReadyError(ApiError):
 
 
 _CURATION_STATUS: dict[type[CurationError], tuple[int, str]] = {
-    FaqNotFoundError: (404, "not_found"),
+    EntryNotFoundError: (404, "not_found"),
     VersionConflictError: (409, "version_conflict"),
     WorkflowError: (409, "workflow"),
+    InvalidEntryError: (422, "invalid_entry"),
 }
 
 

@@ -16,6 +16,8 @@ from api.routes import (
     admin_faq,
     admin_feedback,
     admin_inbox,
+    admin_lexicon,
+    admin_model,
     ask,
     auth,
     chat,
@@ -26,8 +28,17 @@ from api.routes import (
     staff,
     voice,
 )
-from api.site import account_pages, catalogue_pages, dashboard_pages, desk_pages, faq_pages
+from api.site import (
+    account_pages,
+    catalogue_pages,
+    dashboard_pages,
+    desk_pages,
+    faq_pages,
+    lexicon_pages,
+    model_pages,
+)
 from knowledge_base.db import session_scope
+from knowledge_base.ranking.jobs import RetrainJob
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
 from nlu.actions import ActionServer
@@ -90,6 +101,7 @@ def create_app(
     app.state.voice = None  # speech models load on the first call (api/routes/voice.py)
     app.state.chat = ChatService(knowledge_base, knowledge_base.engine, rasa)
     app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
+    app.state.ranker_job = RetrainJob(knowledge_base)  # one training at a time, in the background
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ask.router)
@@ -101,10 +113,20 @@ def create_app(
     app.include_router(admin_faq.router)
     app.include_router(admin_feedback.router)
     app.include_router(admin_inbox.router)
+    app.include_router(admin_lexicon.router)
+    app.include_router(admin_model.router)
     app.include_router(voice.router)
     app.include_router(portal.router)
-    for site in (account_pages, faq_pages, catalogue_pages, desk_pages, dashboard_pages):
+    for site in (
+        account_pages,
+        faq_pages,
+        lexicon_pages,
+        catalogue_pages,
+        desk_pages,
+        dashboard_pages,
+    ):
         app.include_router(site.router)
+    app.include_router(model_pages.router)
     app.mount("/static", StaticFiles(directory=portal.STATIC_DIR), name="static")
     if config.cors_origins:  # the widget embedded on the province's own portal domain
         app.add_middleware(

@@ -43,13 +43,51 @@ class Channel(enum.StrEnum):
         ]
 
 
-class FaqStatus(enum.StrEnum):
-    """Where the newest version of an entry stands: draft → in review → published → archived."""
+class CurationStatus(enum.StrEnum):
+    """Where the newest version of a curated entry (FAQ, lexicon) stands: draft → in review →
+    published → archived."""
 
     DRAFT = "draft"
     IN_REVIEW = "in_review"
     PUBLISHED = "published"
     ARCHIVED = "archived"
+
+
+def _status_column() -> Mapped[CurationStatus]:
+    return mapped_column(
+        Enum(
+            CurationStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=CurationStatus.DRAFT,
+    )
+
+
+class CuratedEntry:
+    """Columns of an entry that goes through the curation workflow (``curation.Workflow``)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[CurationStatus] = _status_column()
+    # Optimistic lock: the newest version number; an edit names the version it started from.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version whose content is live in the entry's fields (None: nothing live yet).
+    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class CuratedVersion:
+    """Columns of one saved state of a curated entry, never changed afterwards."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Procedure(Base):
@@ -130,47 +168,49 @@ class ProcedureDocument(Base):
     procedure: Mapped[Procedure] = relationship(back_populates="documents")
 
 
-class FaqEntry(Base):
+class FaqEntry(CuratedEntry, Base):
     __tablename__ = "faq_entries"
     __table_args__ = (Index("ix_faq_entries_status", "status"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)
     procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[FaqStatus] = mapped_column(
-        Enum(
-            FaqStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-        ),
-        default=FaqStatus.DRAFT,
-    )
-    # Optimistic lock: the newest version number; an edit names the version it started from.
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    # The version whose content is live in the fields above (None: nothing live yet).
-    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
-class FaqVersion(Base):
-    """Every saved state of a FAQ entry, never changed afterwards."""
-
+class FaqVersion(CuratedVersion, Base):
     __tablename__ = "faq_versions"
     __table_args__ = (UniqueConstraint("entry_id", "number"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
     questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)
     procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    author: Mapped[str] = mapped_column(String(64))
-    note: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LexiconEntryRow(CuratedEntry, Base):
+    """A staff-curated lexicon entry: new phrases for a catalogue term, or a change to (or the
+    retirement of) the bundled entry with the same kind and term."""
+
+    __tablename__ = "lexicon_entries"
+    __table_args__ = (Index("ix_lexicon_entries_status", "status"),)
+
+    kind: Mapped[str] = mapped_column(String(16))
+    term: Mapped[str] = mapped_column(String(200))
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class LexiconVersion(CuratedVersion, Base):
+    __tablename__ = "lexicon_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "number"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("lexicon_entries.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    term: Mapped[str] = mapped_column(String(200))
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class AuditEntry(Base):
@@ -198,3 +238,18 @@ class ProvinceFact(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class WordingLink(Base):
+    """A citizen's wording staff tied to a procedure (from the inbox or the handoff desk): a
+    training example for the ranker, next to the questions of FAQ entries."""
+
+    __tablename__ = "wording_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    procedure_code: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # inbox | handoff
+    actor: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

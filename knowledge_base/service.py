@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,10 +23,11 @@ from knowledge_base.answer.compose import (
     unsure,
     variant_note,
 )
+from knowledge_base.answer.scope import is_out_of_scope
 from knowledge_base.db import engine_for, migrate, session_scope
 from knowledge_base.facts import FactBook
 from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
-from knowledge_base.ranking.model import Ranker, load_ranker
+from knowledge_base.ranking.model import Ranker, load_ranker, site_model_stamp
 from knowledge_base.retrieval.documents import corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
 from knowledge_base.retrieval.index import (
@@ -39,26 +39,16 @@ from knowledge_base.retrieval.index import (
 )
 from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze
 from knowledge_base.settings import Settings
-from knowledge_base.text.normalize import fold_accents, normalize_text
+from knowledge_base.text.normalize import normalize_text
+from knowledge_base.understanding.lexicon import use_lexicon
+from knowledge_base.understanding.staff import site_lexicon
 
 logger = logging.getLogger(__name__)
 SAMPLE_CATALOGUE = "sample_catalogue.jsonl"
 
 
-@lru_cache(maxsize=1)
-def out_of_scope_patterns() -> tuple[re.Pattern[str], ...]:
-    raw = resources.files("knowledge_base.data").joinpath("out_of_scope.txt").read_text("utf-8")
-    return tuple(
-        re.compile(line) for line in raw.splitlines() if line.strip() and not line.startswith("#")
-    )
-
-
-def is_out_of_scope(question: str) -> bool:
-    folded = fold_accents(normalize_text(question))
-    return any(p.search(folded) for p in out_of_scope_patterns())
-
-
 INDEX_CHECK_INTERVAL_S = 5.0
+ANSWER_CACHE_SIZE = 4096
 # Measured on the everyday development set and the shared citizen questions: a question with a
 # recognised object or action is answered from P(top is right) >= answerable_threshold; one in
 # which nothing was recognised needs this much, and below UNSURE_FLOOR it is out of scope.
@@ -91,7 +81,7 @@ class FaqHit:
     score: float
 
 
-@dataclass
+@dataclass(frozen=True)  # shared between callers by the answer cache
 class AskResult:
     answerable: bool
     aspect: str
@@ -126,6 +116,9 @@ class KnowledgeBase:
         self.facts = FactBook(self._stored_facts, settings.province_name)
         self.ranker: Ranker | None = None
         self._ranker_loaded = False
+        self._ranker_stamp: int | None = None
+        self._answers = lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._answer)
+        self._ranker_generation = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -184,6 +177,7 @@ class KnowledgeBase:
         """
         with self._build_lock:
             with session_scope(self.engine) as session:
+                use_lexicon(site_lexicon(session))  # before the documents: it expands them
                 documents = load_documents(session)
             embedder = self.embedder
             model_id = embedder.model_id if embedder else "none"
@@ -215,16 +209,33 @@ class KnowledgeBase:
                 return None
         return None
 
+    def _follow_ranker(self) -> None:
+        stamp = site_model_stamp(self.settings.ranker_dir)
+        if stamp == self._ranker_stamp:
+            return
+        try:
+            ranker = load_ranker(self.settings.ranker_dir)
+        except (OSError, ValueError):  # caught mid-save: the next check loads it
+            logger.warning("ranker.reload_failed")
+            return
+        self._ranker_stamp = stamp
+        if ranker is not None:
+            self.use_ranker(ranker)
+            logger.info("ranker.reloaded")
+
     def use_ranker(self, ranker: Ranker) -> None:
         """Serve a newly trained ranker from the next question on."""
         with self._lock:
             self.ranker = ranker
             self._ranker_loaded = True
+            self._ranker_stamp = site_model_stamp(self.settings.ranker_dir)
+            self._ranker_generation += 1
             if self._searcher is not None:
                 self._searcher.ranker = ranker
 
     def _swap(self, index: SearchIndex) -> None:
         if not self._ranker_loaded:
+            self._ranker_stamp = site_model_stamp(self.settings.ranker_dir)
             self.ranker = load_ranker(self.settings.ranker_dir)
             self._ranker_loaded = True
         with self._lock:
@@ -233,7 +244,7 @@ class KnowledgeBase:
             self._checked_at = time.monotonic()
 
     def refresh_index(self) -> IndexRefresh:
-        """Rebuild after a FAQ or catalogue change; on failure the old index keeps serving."""
+        """Rebuild after a FAQ, lexicon or catalogue change; on failure the old index keeps serving."""
         try:
             index = self.ensure_index()
         except Exception as exc:  # any build failure must leave search working
@@ -251,12 +262,16 @@ class KnowledgeBase:
         return self._searcher
 
     def _follow_disk(self) -> None:
-        """Another worker process may have rebuilt the index: load it when its manifest changed."""
+        """Another worker process may have rebuilt the index or retrained the ranker: load
+        what changed."""
         self._checked_at = time.monotonic()
         assert self._searcher is not None
+        self._follow_ranker()
         manifest = read_manifest(self.index_dir)
         if manifest is not None and manifest.built_at != self._searcher.index.manifest.built_at:
             try:
+                with session_scope(self.engine) as session:
+                    use_lexicon(site_lexicon(session))  # it may have been rebuilt for a new one
                 self._swap(load_index(self.index_dir))
             except (OSError, ValueError):
                 logger.warning("index.reload_failed")
@@ -302,10 +317,17 @@ class KnowledgeBase:
             return facts.stored(session)
 
     def ask(self, question: str, top_k: int = 5) -> AskResult:
-        aspect = detect_aspect(question)
         fact = self.facts.answer(question)
         if fact is not None:
-            return AskResult(True, aspect.value, fact, confidence=1.0, from_faq=True)
+            aspect = detect_aspect(question).value
+            return AskResult(True, aspect, fact, confidence=1.0, from_faq=True)
+        searcher = self.searcher
+        # repeated questions come from memory, until the index or the ranker changes
+        generation = (searcher.index.manifest.built_at, self._ranker_generation)
+        return self._answers(generation, question, top_k)
+
+    def _answer(self, generation: tuple[float, int], question: str, top_k: int) -> AskResult:
+        aspect = detect_aspect(question)
         if is_out_of_scope(question):
             return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")
         searcher = self.searcher

@@ -1,5 +1,5 @@
 """Unanswered-questions inbox: refused or low-confidence chat and phone turns, grouped by
-wording, for staff to turn into FAQ drafts or dismiss."""
+wording, for staff to turn into FAQ drafts, link to a procedure, or dismiss."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from knowledge_base.models import WordingLink
 from knowledge_base.text.normalize import fold_accents, normalize_text, strip_fillers
 from knowledge_base.text.tokens import content_syllables
 from nlu.models import ChatTurn, InboxDismissal, TurnRole
 
 MAX_TURNS = 20_000
+MAX_LINKED_WORDINGS = 10
 
 
 def wording_key(question: str) -> str:
@@ -67,6 +69,18 @@ def by_key(session: Session, key: str, days: int = 30) -> InboxGroup | None:
 
 
 def close(session: Session, key: str, actor: str, outcome: str) -> None:
-    """Take a group out of the inbox (``dismissed`` or ``drafted``)."""
+    """Take a group out of the inbox (``dismissed``, ``drafted`` or ``linked``)."""
     if session.scalar(select(InboxDismissal.id).where(InboxDismissal.key == key)) is None:
         session.add(InboxDismissal(key=key, actor=actor, outcome=outcome))
+
+
+def link(session: Session, key: str, code: str, actor: str) -> InboxGroup | None:
+    """Tie each wording of a group to a procedure (training examples for the ranker) and take
+    the group out of the inbox; None when no such group is waiting."""
+    group = by_key(session, key)
+    if group is None:
+        return None
+    for wording in group.wordings[:MAX_LINKED_WORDINGS]:
+        session.add(WordingLink(question=wording, procedure_code=code, source="inbox", actor=actor))
+    close(session, key, actor, "linked")
+    return group

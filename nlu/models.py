@@ -120,14 +120,15 @@ class Rating(Base):
 
 
 class InboxDismissal(Base):
-    """A group of unanswered questions staff have handled (drafted a FAQ or dismissed)."""
+    """A group of unanswered questions staff have handled (drafted a FAQ, linked to a
+    procedure, or dismissed)."""
 
     __tablename__ = "inbox_dismissals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     actor: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(16))  # dismissed | drafted
+    outcome: Mapped[str] = mapped_column(String(16))  # dismissed | drafted | linked
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

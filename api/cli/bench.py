@@ -77,4 +77,11 @@ async def run_level(url: str, questions: list[str], total: int, clients: int) ->
 async def run_levels(
     url: str, questions: list[str], total: int, levels: list[int]
 ) -> dict[str, Any]:
-    return {"url": url, "levels": [await run_level(url, questions, total, c) for c in levels]}
+    """First every question once, one client (cold: nothing cached for them), then the same
+    questions again at each concurrency level (repeated: what the answer cache serves)."""
+    distinct = list(dict.fromkeys(questions))
+    return {
+        "url": url,
+        "distinct_cold": await run_level(url, distinct, len(distinct), 1),
+        "repeated": [await run_level(url, distinct, total, c) for c in levels],
+    }

@@ -270,7 +270,8 @@ def bench_ask(
     concurrency: Annotated[list[int], typer.Option(help="client counts")] = [1, 32],  # noqa: B006
     questions: Annotated[Path | None, typer.Option(help="JSONL with a 'q' per line")] = None,
 ) -> None:
-    """Latency (p50/p95) and throughput of POST /api/v1/ask against a running server."""
+    """Latency (p50/p95) and throughput of POST /api/v1/ask against a running server: each
+    distinct question once (cold), then repeated at each concurrency level."""
     import asyncio
 
     from api.cli.bench import default_questions, run_levels

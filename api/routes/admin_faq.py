@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -10,14 +9,18 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, run_in_session
+from api.deps import (
+    EditorDep,
+    KnowledgeBaseDep,
+    ReviewerDep,
+    run_in_session,
+)
+from api.routes.workflow import add_workflow_routes
 from api.schemas import CitizenText
 from knowledge_base import curation
 from knowledge_base.curation import FaqContent
-from knowledge_base.models import AuditEntry, FaqEntry, FaqStatus, FaqVersion
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.models import AuditEntry, CurationStatus, FaqEntry, FaqVersion
 
 router = APIRouter(prefix="/api/v1/admin", tags=["staff: FAQ"])
 
@@ -60,10 +63,6 @@ class VersionOut(BaseModel):
     answer: str
 
 
-class RollbackIn(BaseModel):
-    version: Annotated[int, Field(ge=1)]
-
-
 class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -75,7 +74,7 @@ class AuditOut(BaseModel):
 
 
 def faq_out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
-    newest: FaqVersion = curation.version(session, entry.id, entry.version)
+    newest: FaqVersion = curation.FAQ.version(session, entry.id, entry.version)
     return FaqOut(
         id=entry.id,
         status=entry.status.value,
@@ -90,26 +89,17 @@ def faq_out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqO
     )
 
 
-async def _live_change(kb: KnowledgeBase, step: Callable[[Session], FaqEntry]) -> FaqOut:
-    """Commit a change to live content, then rebuild the index beside the serving one."""
-    entry_id = await run_in_session(kb, lambda s: step(s).id)
-    refresh = await run_in_threadpool(kb.refresh_index)
-    return await run_in_session(
-        kb, lambda s: faq_out(s, curation.get(s, entry_id), refresh.message)
-    )
-
-
 @router.get("/faq", response_model=list[FaqOut])
 async def list_faq(
     kb: KnowledgeBaseDep,
     _: EditorDep,
-    status: FaqStatus | None = None,
+    status: CurationStatus | None = None,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> list[FaqOut]:
     return await run_in_session(kb, lambda s: find_entries(s, status, q))
 
 
-def find_entries(session: Session, status: FaqStatus | None, q: str) -> list[FaqOut]:
+def find_entries(session: Session, status: CurationStatus | None, q: str) -> list[FaqOut]:
     """Newest first; ``q`` matches the newest version's questions, answer or tags."""
     query = select(FaqEntry).order_by(FaqEntry.updated_at.desc())
     if status is not None:
@@ -126,13 +116,13 @@ def find_entries(session: Session, status: FaqStatus | None, q: str) -> list[Faq
 @router.post("/faq", response_model=FaqOut, status_code=201)
 async def create_faq(body: FaqIn, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
     return await run_in_session(
-        kb, lambda s: faq_out(s, curation.create(s, staff.username, body.content()))
+        kb, lambda s: faq_out(s, curation.FAQ.create(s, staff.username, body.content()))
     )
 
 
 @router.get("/faq/{entry_id}", response_model=FaqOut)
 async def get_faq(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> FaqOut:
-    return await run_in_session(kb, lambda s: faq_out(s, curation.get(s, entry_id)))
+    return await run_in_session(kb, lambda s: faq_out(s, curation.FAQ.get(s, entry_id)))
 
 
 @router.put("/faq/{entry_id}", response_model=FaqOut)
@@ -142,54 +132,9 @@ async def update_faq(
     return await run_in_session(
         kb,
         lambda s: faq_out(
-            s, curation.update(s, staff.username, entry_id, body.version, body.content())
+            s, curation.FAQ.update(s, staff.username, entry_id, body.version, body.content())
         ),
     )
-
-
-@router.post("/faq/{entry_id}/submit", response_model=FaqOut)
-async def submit_faq(entry_id: int, kb: KnowledgeBaseDep, staff: EditorDep) -> FaqOut:
-    return await run_in_session(
-        kb, lambda s: faq_out(s, curation.submit(s, staff.username, entry_id))
-    )
-
-
-@router.post("/faq/{entry_id}/publish", response_model=FaqOut)
-async def publish_faq(entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep) -> FaqOut:
-    return await _live_change(kb, lambda s: curation.publish(s, staff.username, entry_id))
-
-
-@router.post("/faq/{entry_id}/archive", response_model=FaqOut)
-async def archive_faq(entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep) -> FaqOut:
-    return await _live_change(kb, lambda s: curation.archive(s, staff.username, entry_id))
-
-
-@router.post("/faq/{entry_id}/rollback", response_model=FaqOut)
-async def rollback_faq(
-    entry_id: int, body: RollbackIn, kb: KnowledgeBaseDep, staff: ReviewerDep
-) -> FaqOut:
-    return await _live_change(
-        kb, lambda s: curation.rollback(s, staff.username, entry_id, body.version)
-    )
-
-
-@router.get("/faq/{entry_id}/versions", response_model=list[VersionOut])
-async def faq_versions(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> list[VersionOut]:
-    def work(session: Session) -> list[VersionOut]:
-        return [VersionOut.model_validate(v) for v in curation.versions(session, entry_id)]
-
-    return await run_in_session(kb, work)
-
-
-@router.get("/faq/{entry_id}/diff", response_model=str)
-async def faq_diff(
-    entry_id: int,
-    kb: KnowledgeBaseDep,
-    _: EditorDep,
-    old: Annotated[int, Query(alias="from", ge=1)],
-    new: Annotated[int, Query(alias="to", ge=1)],
-) -> str:
-    return await run_in_session(kb, lambda s: curation.diff(s, entry_id, old, new))
 
 
 @router.get("/audit", response_model=list[AuditOut])
@@ -201,3 +146,6 @@ async def audit_log(
         return [AuditOut.model_validate(r) for r in rows]
 
     return await run_in_session(kb, work)
+
+
+add_workflow_routes(router, "/faq", curation.FAQ, faq_out, FaqOut, VersionOut)

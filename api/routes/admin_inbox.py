@@ -1,4 +1,5 @@
-"""Unanswered-questions inbox for staff: grouped refusals, one-click FAQ draft, dismiss."""
+"""Unanswered-questions inbox for staff: grouped refusals, one-click FAQ draft, one-click link
+to a procedure, dismiss."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +40,17 @@ class GroupRef(BaseModel):
     key: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class LinkRequest(GroupRef):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class LinkOut(BaseModel):
+    """The wordings recorded as training examples for procedure ``code``."""
+
+    code: str
+    questions: list[str]
+
+
 class DraftOut(BaseModel):
     faq_id: int
     questions: list[str]
@@ -67,9 +80,29 @@ def draft_faq(kb: KnowledgeBase, key: str, actor: str) -> DraftOut | None:
             return None
         codes = [s.code for s in suggest(kb, group.question)[:1]]
         content = curation.FaqContent(group.wordings[:5], DRAFT_ANSWER, codes, ["hộp thư"])
-        entry = curation.create(session, actor, content)
+        entry = curation.FAQ.create(session, actor, content)
         inbox.close(session, key, actor, "drafted")
         return DraftOut(faq_id=entry.id, questions=content.questions, procedure_codes=codes)
+
+
+def known_code(kb: KnowledgeBase, code: str) -> str | None:
+    """The code as stored when the catalogue has it."""
+    code = code.strip()
+    return code if code in kb.known_codes() else None
+
+
+def unknown_code(code: str) -> RequestValidationError:
+    # The same 422 shape as a malformed body: the field is well-formed but names nothing.
+    error = {"loc": ("body", "code"), "msg": f"no procedure with code {code!r}", "type": "value"}
+    return RequestValidationError([error])
+
+
+def link_group(kb: KnowledgeBase, key: str, code: str, actor: str) -> LinkOut | None:
+    with session_scope(kb.engine) as session:
+        group = inbox.link(session, key, code, actor)
+    if group is None:
+        return None
+    return LinkOut(code=code, questions=group.wordings[: inbox.MAX_LINKED_WORDINGS])
 
 
 def dismiss(kb: KnowledgeBase, key: str, actor: str) -> None:
@@ -86,6 +119,18 @@ def groups(kb: KnowledgeBase, days: int, limit: int) -> list[GroupOut]:
 @router.post("/draft", response_model=DraftOut, status_code=201)
 async def draft_from_group(body: GroupRef, kb: KnowledgeBaseDep, staff: EditorDep) -> DraftOut:
     result = await run_in_threadpool(draft_faq, kb, body.key, staff.username)
+    if result is None:
+        raise NotFoundError("no such group in the inbox")
+    return result
+
+
+@router.post("/link", response_model=LinkOut, status_code=201)
+async def link_to_procedure(body: LinkRequest, kb: KnowledgeBaseDep, staff: EditorDep) -> LinkOut:
+    """Every wording of the group becomes a training example for the procedure's ranking."""
+    code = await run_in_threadpool(known_code, kb, body.code)
+    if code is None:
+        raise unknown_code(body.code)
+    result = await run_in_threadpool(link_group, kb, body.key, code, staff.username)
     if result is None:
         raise NotFoundError("no such group in the inbox")
     return result

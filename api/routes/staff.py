@@ -1,21 +1,30 @@
 """Handoff desk for staff (any logged-in role): waiting conversations, transcripts, replies,
-release to the bot."""
+the procedure staff answered about, release to the bot."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ChatDep, current_staff
-from api.errors import NotFoundError
+from api.deps import ChatDep, StaffDep, current_staff
+from api.errors import ConflictError, NotFoundError
+from api.routes.admin_inbox import LinkOut, known_code, unknown_code
 from api.schemas import ConversationOut, StaffReply, TurnOut
+from knowledge_base.db import session_scope
+from nlu import handoff_links
+from nlu.chat import ChatService
 
 router = APIRouter(
     prefix="/api/v1/staff/conversations", tags=["staff"], dependencies=[Depends(current_staff)]
 )
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class ProcedurePick(BaseModel):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
 
 
 def _turn(t: object) -> TurnOut:
@@ -47,6 +56,36 @@ async def reply(conversation_id: ConversationId, body: StaffReply, service: Chat
     if turn is None:
         raise NotFoundError("unknown conversation")
     return _turn(turn)
+
+
+def link_procedure(
+    service: ChatService, conversation_id: str, code: str, actor: str
+) -> list[str] | None:
+    with session_scope(service.engine) as session:
+        return handoff_links.link(session, conversation_id, code, actor)
+
+
+@router.post(
+    "/{conversation_id}/procedure",
+    response_model=LinkOut,
+    status_code=201,
+    summary="The procedure staff answered about",
+)
+async def pick_procedure(
+    conversation_id: ConversationId, body: ProcedurePick, service: ChatDep, staff: StaffDep
+) -> LinkOut:
+    """The citizen's questions before the handoff become training examples for the ranker."""
+    code = await run_in_threadpool(known_code, service.kb, body.code)
+    if code is None:
+        raise unknown_code(body.code)
+    questions = await run_in_threadpool(
+        link_procedure, service, conversation_id, code, staff.username
+    )
+    if questions is None:
+        raise NotFoundError("unknown conversation")
+    if not questions:
+        raise ConflictError("the citizen has asked no question in this conversation")
+    return LinkOut(code=code, questions=questions)
 
 
 @router.post("/{conversation_id}/release", status_code=204, summary="Hand back to the bot")

@@ -1,9 +1,9 @@
 """Staff pages for the day-to-day desk: unanswered questions, conversations waiting for a
-person, and citizens' feedback."""
+person (and the procedure staff answered about), and citizens' feedback."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,13 +11,17 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.auth.service import Staff
 from api.deps import ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
 from api.routes import admin_inbox
 from api.routes.admin_feedback import TicketOut, answer_ticket
+from api.routes.staff import link_procedure
 from api.schemas import CitizenText
 from api.site.render import SITE_PREFIX, back_to, page
 from nlu import tickets
+from nlu.chat import ChatService
+from nlu.handoff_links import handoff_questions
 from nlu.models import FeedbackStatus
 
 router = APIRouter(prefix=SITE_PREFIX, include_in_schema=False)
@@ -30,6 +34,12 @@ def _citizen_text(raw: str) -> str | None:
         return _CITIZEN_TEXT.validate_python(raw.strip())
     except ValidationError:
         return None
+
+
+def _unknown_code(code: str) -> str:
+    if not code.strip():
+        return "Hãy nhập mã thủ tục."
+    return f"Không có thủ tục mã «{code.strip()}» trong danh mục; hãy kiểm tra lại mã."
 
 
 # --- unanswered-questions inbox ---------------------------------------------------------------
@@ -54,6 +64,25 @@ async def inbox_draft(
     return back_to(f"{SITE_PREFIX}/faq/{draft.faq_id}", "drafted")
 
 
+@router.post("/inbox/link")
+async def inbox_link(
+    request: Request,
+    kb: KnowledgeBaseDep,
+    staff: EditorDep,
+    key: Annotated[str, Form(max_length=200)],
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    known = await run_in_threadpool(admin_inbox.known_code, kb, code)
+    if known is None:
+        groups = await run_in_threadpool(admin_inbox.groups, kb, 30, 50)
+        return page(
+            request, "inbox.html", staff, 422, groups=groups, days=30, error=_unknown_code(code)
+        )
+    if await run_in_threadpool(admin_inbox.link_group, kb, key, known, staff.username) is None:
+        raise NotFoundError("no such group in the inbox")
+    return back_to(f"{SITE_PREFIX}/inbox", "linked")
+
+
 @router.post("/inbox/dismiss")
 async def inbox_dismiss(
     kb: KnowledgeBaseDep, staff: EditorDep, key: Annotated[str, Form(max_length=200)]
@@ -69,15 +98,49 @@ async def handoff_list(request: Request, chat: ChatDep, staff: EditorDep) -> HTM
     return page(request, "handoff_list.html", staff, waiting=waiting)
 
 
+def _handoff_context(chat: ChatService, conversation_id: str) -> dict[str, Any] | None:
+    """The transcript, the citizen's questions and procedures to suggest for them."""
+    turns = chat.transcript(conversation_id, 0)
+    if turns is None:
+        return None
+    questions = handoff_questions(turns)
+    suggestions = admin_inbox.suggest(chat.kb, questions[-1]) if questions else []
+    return {"turns": turns, "questions": questions, "suggestions": suggestions}
+
+
+async def _handoff_page(
+    request: Request,
+    chat: ChatService,
+    staff: Staff,
+    conversation_id: str,
+    status_code: int = 200,
+    error: str = "",
+) -> HTMLResponse:
+    context = await run_in_threadpool(_handoff_context, chat, conversation_id)
+    if context is None:
+        raise NotFoundError("unknown conversation")
+    return page(
+        request,
+        "handoff.html",
+        staff,
+        status_code,
+        conversation_id=conversation_id,
+        error=error,
+        **context,
+    )
+
+
 @router.get("/handoff/{conversation_id}")
 async def handoff_conversation(
     request: Request, conversation_id: ConversationId, chat: ChatDep, staff: EditorDep
 ) -> HTMLResponse:
+    if not request.headers.get("hx-request"):
+        return await _handoff_page(request, chat, staff, conversation_id)
+    # the transcript alone, polled every few seconds: no suggestions to compute
     turns = await run_in_threadpool(chat.transcript, conversation_id, 0)
     if turns is None:
         raise NotFoundError("unknown conversation")
-    template = "handoff_turns.html" if request.headers.get("hx-request") else "handoff.html"
-    return page(request, template, staff, conversation_id=conversation_id, turns=turns)
+    return page(request, "handoff_turns.html", staff, conversation_id=conversation_id, turns=turns)
 
 
 @router.post("/handoff/{conversation_id}/reply")
@@ -90,19 +153,33 @@ async def handoff_reply(
 ) -> Response:
     reply = _citizen_text(text)
     if reply is None:
-        turns = await run_in_threadpool(chat.transcript, conversation_id, 0)
-        return page(
-            request,
-            "handoff.html",
-            staff,
-            422,
-            conversation_id=conversation_id,
-            turns=turns or [],
-            error="Nội dung trả lời không được để trống.",
-        )
+        error = "Nội dung trả lời không được để trống."
+        return await _handoff_page(request, chat, staff, conversation_id, 422, error)
     if await run_in_threadpool(chat.staff_reply, conversation_id, reply) is None:
         raise NotFoundError("unknown conversation")
     return back_to(f"{SITE_PREFIX}/handoff/{conversation_id}", "replied")
+
+
+@router.post("/handoff/{conversation_id}/procedure")
+async def handoff_procedure(
+    request: Request,
+    conversation_id: ConversationId,
+    chat: ChatDep,
+    staff: EditorDep,
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    known = await run_in_threadpool(admin_inbox.known_code, chat.kb, code)
+    if known is None:
+        return await _handoff_page(request, chat, staff, conversation_id, 422, _unknown_code(code))
+    questions = await run_in_threadpool(
+        link_procedure, chat, conversation_id, known, staff.username
+    )
+    if questions is None:
+        raise NotFoundError("unknown conversation")
+    if not questions:
+        error = "Công dân chưa hỏi câu nào trong hội thoại này để gắn với thủ tục."
+        return await _handoff_page(request, chat, staff, conversation_id, 422, error)
+    return back_to(f"{SITE_PREFIX}/handoff/{conversation_id}", "procedure")
 
 
 @router.post("/handoff/{conversation_id}/release")

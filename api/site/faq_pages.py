@@ -4,24 +4,26 @@ versions, diffs and rollback. Role checks are the same dependencies as the API's
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.auth.service import Staff
-from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, run_in_session
+from api.deps import (
+    EditorDep,
+    KnowledgeBaseDep,
+    run_in_session,
+)
 from api.routes.admin_faq import FaqIn, FaqOut, faq_out, find_entries
 from api.site.render import back_to, page
+from api.site.workflow_pages import EDIT_CONFLICT, add_workflow_pages
 from knowledge_base import curation
 from knowledge_base.curation import VersionConflictError
-from knowledge_base.models import AuditEntry, FaqEntry, FaqStatus, FaqVersion
+from knowledge_base.models import CurationStatus, FaqVersion
 from knowledge_base.service import KnowledgeBase
 
 router = APIRouter(prefix="/staff/faq", include_in_schema=False)
@@ -65,15 +67,9 @@ def _invalid(exc: ValidationError) -> str:
 
 
 def _detail(session: Session, entry_id: int) -> dict[str, Any]:
-    entry = faq_out(session, curation.get(session, entry_id))
-    audit = session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.target == f"faq:{entry_id}")
-        .order_by(AuditEntry.id.desc())
-        .limit(50)
-    ).all()
-    versions: list[FaqVersion] = curation.versions(session, entry_id)
-    return {"entry": entry, "versions": versions, "audit": list(audit)}
+    entry = faq_out(session, curation.FAQ.get(session, entry_id))
+    versions: list[FaqVersion] = curation.FAQ.versions(session, entry_id)
+    return {"entry": entry, "versions": versions, "audit": curation.FAQ.audit(session, entry_id)}
 
 
 async def _entry_page(
@@ -107,7 +103,7 @@ async def faq_list(
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
-    wanted = FaqStatus(status) if status in FaqStatus._value2member_map_ else None
+    wanted = CurationStatus(status) if status in CurationStatus._value2member_map_ else None
     entries = await run_in_session(kb, lambda s: find_entries(s, wanted, q))
     return page(request, "faq_list.html", staff, entries=entries, q=q, status=status)
 
@@ -134,7 +130,9 @@ async def faq_create(
         return page(
             request, "faq_form.html", staff, 422, entry=None, form=form, error=_invalid(exc)
         )
-    entry_id = await run_in_session(kb, lambda s: curation.create(s, staff.username, content).id)
+    entry_id = await run_in_session(
+        kb, lambda s: curation.FAQ.create(s, staff.username, content).id
+    )
     return back_to(f"/staff/faq/{entry_id}", "created")
 
 
@@ -164,88 +162,12 @@ async def faq_update(
         return await _entry_page(request, kb, staff, entry_id, 422, form, error=_invalid(exc))
     try:
         await run_in_session(
-            kb, lambda s: curation.update(s, staff.username, entry_id, version, content)
+            kb, lambda s: curation.FAQ.update(s, staff.username, entry_id, version, content)
         )
     except VersionConflictError:
         # The other editor's version is shown; this editor's text stays in the form.
-        return await _entry_page(
-            request,
-            kb,
-            staff,
-            entry_id,
-            409,
-            form,
-            error="Mục này vừa được người khác lưu thành phiên bản mới. Nội dung bạn nhập vẫn còn "
-            "trong ô bên dưới: hãy xem phiên bản mới nhất rồi lưu lại.",
-        )
+        return await _entry_page(request, kb, staff, entry_id, 409, form, error=EDIT_CONFLICT)
     return back_to(f"/staff/faq/{entry_id}", "saved")
 
 
-@router.post("/{entry_id}/submit")
-async def faq_submit(entry_id: int, kb: KnowledgeBaseDep, staff: EditorDep) -> RedirectResponse:
-    await run_in_session(kb, lambda s: curation.submit(s, staff.username, entry_id))
-    return back_to(f"/staff/faq/{entry_id}", "submitted")
-
-
-async def _live_change(
-    request: Request,
-    kb: KnowledgeBase,
-    staff: Staff,
-    entry_id: int,
-    step: Callable[[Session], FaqEntry],
-) -> HTMLResponse:
-    """Commit, rebuild the index beside the serving one, and say on the page how that went."""
-    await run_in_session(kb, step)
-    refresh = await run_in_threadpool(kb.refresh_index)
-    return await _entry_page(
-        request, kb, staff, entry_id, index_message=refresh.message, index_ok=refresh.ok
-    )
-
-
-@router.post("/{entry_id}/publish")
-async def faq_publish(
-    request: Request, entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep
-) -> HTMLResponse:
-    return await _live_change(
-        request, kb, staff, entry_id, lambda s: curation.publish(s, staff.username, entry_id)
-    )
-
-
-@router.post("/{entry_id}/archive")
-async def faq_archive(
-    request: Request, entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep
-) -> HTMLResponse:
-    return await _live_change(
-        request, kb, staff, entry_id, lambda s: curation.archive(s, staff.username, entry_id)
-    )
-
-
-@router.post("/{entry_id}/rollback")
-async def faq_rollback(
-    request: Request,
-    entry_id: int,
-    kb: KnowledgeBaseDep,
-    staff: ReviewerDep,
-    version: Annotated[int, Form(ge=1)],
-) -> HTMLResponse:
-    return await _live_change(
-        request,
-        kb,
-        staff,
-        entry_id,
-        lambda s: curation.rollback(s, staff.username, entry_id, version),
-    )
-
-
-@router.get("/{entry_id}/diff")
-async def faq_diff(
-    request: Request,
-    entry_id: int,
-    kb: KnowledgeBaseDep,
-    staff: EditorDep,
-    old: Annotated[int, Query(alias="from", ge=1)],
-    new: Annotated[int, Query(alias="to", ge=1)],
-) -> HTMLResponse:
-    text = await run_in_session(kb, lambda s: curation.diff(s, entry_id, old, new))
-    lines = text.splitlines()
-    return page(request, "faq_diff.html", staff, entry_id=entry_id, old=old, new=new, lines=lines)
+add_workflow_pages(router, curation.FAQ, "Câu hỏi", _entry_page)

@@ -33,6 +33,8 @@ NOTICES = {
     "submitted": "Đã gửi duyệt.",
     "drafted": "Đã tạo bản nháp câu hỏi thường gặp từ hộp thư.",
     "dismissed": "Đã bỏ qua nhóm câu hỏi.",
+    "linked": "Đã gắn các cách hỏi vào thủ tục.",
+    "procedure": "Đã ghi nhận thủ tục đã tư vấn.",
     "replied": "Đã gửi trả lời.",
     "released": "Đã trả hội thoại về cho trợ lý ảo.",
     "answered": "Đã lưu trả lời góp ý.",
@@ -58,6 +60,7 @@ AUDIT_ACTIONS = {
     "feedback": "Trả lời góp ý",
     "fact.save": "Lưu số liệu",
     "fact.clear": "Xoá số liệu",
+    "ranker.retrain": "Huấn luyện lại mô hình",
 }
 _LOG_PHRASES = (
     (re.compile(r"^created$"), "tạo mới"),

@@ -3,6 +3,7 @@ that turns its scores into the probability that the top candidate is right."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -74,28 +75,41 @@ class Ranker:
         return 1.0 / (1.0 + math.exp(-(a * top + b * (top - second) + c)))
 
     def save(self, folder: Path) -> None:
-        """Write beside the live files, then swap each in with an atomic rename."""
+        """Write beside the live files, then swap each in with an atomic rename: the model
+        first, then the metadata that names the model's digest, so a reader between the two
+        renames sees a mismatch (and keeps its model) rather than a mixed pair."""
         folder.mkdir(parents=True, exist_ok=True)
+        model_text = self.booster.model_to_string()
+        meta = {
+            **asdict(self.info),
+            "popularity": self.popularity,
+            "model_sha256": hashlib.sha256(model_text.encode()).hexdigest(),
+        }
         for name, text in (
-            (MODEL_FILE, self.booster.model_to_string()),
-            (
-                META_FILE,
-                json.dumps(
-                    {**asdict(self.info), "popularity": self.popularity},
-                    ensure_ascii=False,
-                    indent=1,
-                ),
-            ),
+            (MODEL_FILE, model_text),
+            (META_FILE, json.dumps(meta, ensure_ascii=False, indent=1)),
         ):
             staging = folder / f".{name}.{os.getpid()}"
             staging.write_text(text, encoding="utf-8")
             staging.replace(folder / name)
 
 
+class RankerMismatchError(ValueError):
+    """The model file and its metadata come from different trainings (a save in progress)."""
+
+
 def _booster(text: str) -> Any:
     import lightgbm
 
     return lightgbm.Booster(model_str=text)
+
+
+def site_model_stamp(folder: Path | None) -> int | None:
+    """Changes whenever a model is saved to ``folder`` (by this or another process)."""
+    try:
+        return (folder / META_FILE).stat().st_mtime_ns if folder is not None else None
+    except FileNotFoundError:
+        return None
 
 
 def load_ranker(folder: Path | None) -> Ranker | None:
@@ -110,6 +124,9 @@ def load_ranker(folder: Path | None) -> Ranker | None:
         model_text = bundled.joinpath(MODEL_FILE).read_text("utf-8")
         meta_text = bundled.joinpath(META_FILE).read_text("utf-8")
     meta = json.loads(meta_text)
+    digest = meta.pop("model_sha256", None)
+    if digest is not None and digest != hashlib.sha256(model_text.encode()).hexdigest():
+        raise RankerMismatchError(f"{folder}: the model and its metadata do not match")
     popularity = meta.pop("popularity", {})
     meta["calibration"] = tuple(meta["calibration"])
     meta["features"] = tuple(meta["features"])

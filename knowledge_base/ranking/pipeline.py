@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.db import session_scope
 from knowledge_base.evaluation import ranking_hits
-from knowledge_base.models import FaqEntry, FaqStatus, Procedure
+from knowledge_base.models import CurationStatus, FaqEntry, Procedure, WordingLink
 from knowledge_base.ranking.model import Ranker, RankerInfo
 from knowledge_base.ranking.training import (
     Example,
@@ -44,8 +44,21 @@ def catalogue_names(session: Session) -> list[tuple[str, str]]:
 
 
 def staff_examples(session: Session) -> list[Example]:
-    """Every wording staff tied to a procedure: the questions of live FAQ entries."""
-    entries = session.scalars(select(FaqEntry).where(FaqEntry.status != FaqStatus.ARCHIVED)).all()
+    """Every wording staff tied to a procedure: the questions of live FAQ entries, and the
+    inbox groups and handoff conversations staff linked to one (each pair once)."""
+    examples = _faq_examples(session)
+    seen = {(e.question, e.codes) for e in examples}
+    for example in _link_examples(session):
+        if (example.question, example.codes) not in seen:
+            seen.add((example.question, example.codes))
+            examples.append(example)
+    return examples
+
+
+def _faq_examples(session: Session) -> list[Example]:
+    entries = session.scalars(
+        select(FaqEntry).where(FaqEntry.status != CurationStatus.ARCHIVED)
+    ).all()
     return [
         Example(question, tuple(entry.procedure_codes), "staff")
         for entry in entries
@@ -53,6 +66,13 @@ def staff_examples(session: Session) -> list[Example]:
         for question in entry.questions
         if question.strip()
     ]
+
+
+def _link_examples(session: Session) -> list[Example]:
+    rows = session.execute(
+        select(WordingLink.question, WordingLink.procedure_code).order_by(WordingLink.id)
+    )
+    return [Example(question, (code,), "staff") for question, code in rows if question.strip()]
 
 
 def collect(
@@ -156,11 +176,18 @@ def examples_for_training(
 
 
 def may_replace(current: Ranker | None, candidate: Ranker) -> tuple[bool, str]:
-    """A model with a lower cross-validated Recall@1 than the one in service is refused."""
+    """A model with a lower cross-validated Recall@1 than the one in service is refused, and so
+    is one without figures when the one in service has them (too few staff examples to
+    cross-validate must not replace a validated model with an unvalidated one)."""
     new = candidate.info.cv.get("recall@1")
     old = current.info.cv.get("recall@1") if current is not None else None
-    if old is None or new is None:
-        return True, "Không có số liệu kiểm định chéo để so sánh; mô hình mới được dùng."
+    if old is None:
+        return True, "Mô hình đang dùng chưa có số liệu kiểm định chéo; mô hình mới được dùng."
+    if new is None:
+        return False, (
+            "Mô hình mới chưa được kiểm định chéo (quá ít câu hỏi mẫu do nhân viên soạn), "
+            f"trong khi mô hình đang dùng có Recall@1 {old:.3f}; giữ mô hình cũ."
+        )
     if new < old:
         return False, f"Mô hình mới kém hơn (Recall@1 {new:.3f} < {old:.3f}); giữ mô hình cũ."
     return True, f"Mô hình mới được dùng (Recall@1 {new:.3f}, trước đó {old:.3f})."
@@ -208,6 +235,8 @@ def retrain(
     sources = dict(Counter(e.source for e in examples))
     ranker = train([*rows, *elsewhere], sources, cv)
     accepted, message = may_replace(kb.ranker, ranker)
+    if force and not accepted:
+        message += " Đã buộc thay: mô hình mới vẫn được dùng."
     if accepted or force:
         ranker.save(output or kb.settings.ranker_dir)
         if output is None:

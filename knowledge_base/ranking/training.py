@@ -30,7 +30,7 @@ from knowledge_base.ranking.model import Ranker, RankerInfo, popularity_column
 from knowledge_base.retrieval.searcher import HybridSearcher, analyze
 from knowledge_base.text.normalize import fold_accents, normalize_text
 from knowledge_base.understanding.frame import BASE_ACTIONS, parse_name
-from knowledge_base.understanding.lexicon import Lexicon, bundled_lexicon
+from knowledge_base.understanding.lexicon import Lexicon, active_lexicon
 
 TRAIN_NEGATIVES_TOP = 100  # the hardest negatives: the best of the retrievers' candidates
 TRAIN_NEGATIVES_RANDOM = 40  # and some of the rest, so the tail is seen too
@@ -62,7 +62,7 @@ def synthetic_examples(
 ) -> list[Example]:
     """Citizen-like questions from procedure names: the object and the action said the way
     people say them, a question tail, an opening, a third without accents."""
-    lexicon = lexicon or bundled_lexicon()
+    lexicon = lexicon or active_lexicon()
     spoken: dict[tuple[str, str], tuple[str, ...]] = {
         (e.kind, e.term): e.phrases for e in lexicon.entries if e.kind in ("object", "action")
     }
@@ -115,7 +115,7 @@ def frame_examples(
     an object alias and any qualifier, said the way people say them ("bị mất bằng lái làm lại ở
     đâu"). Every procedure with that reading and no more generic sibling of the same reading is
     a right answer, so the ranker learns to prefer the plain procedure to a specialised one."""
-    lexicon = lexicon or bundled_lexicon()
+    lexicon = lexicon or active_lexicon()
     spoken: dict[tuple[str, str], tuple[str, ...]] = {
         (e.kind, e.term): e.phrases for e in lexicon.entries if e.kind != "phrase"
     }

@@ -6,11 +6,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from knowledge_base.models import FaqEntry, FaqStatus, Procedure
-from knowledge_base.understanding.lexicon import bundled_lexicon
+from knowledge_base.curation import is_live
+from knowledge_base.models import FaqEntry, Procedure
+from knowledge_base.understanding.lexicon import active_lexicon
 
 _SPACE_RE = re.compile(r"\s+")
 
@@ -64,18 +65,13 @@ def faq_document(entry: FaqEntry) -> SearchDocument:
 
 def load_documents(session: Session) -> list[SearchDocument]:
     procedures = session.scalars(select(Procedure).order_by(Procedure.code)).all()
-    # Live FAQ content: published, or published earlier with a newer draft still in the works.
-    live = or_(
-        FaqEntry.status == FaqStatus.PUBLISHED,
-        (FaqEntry.published_version.is_not(None)) & (FaqEntry.status != FaqStatus.ARCHIVED),
-    )
-    faqs = session.scalars(select(FaqEntry).where(live).order_by(FaqEntry.id)).all()
+    faqs = session.scalars(select(FaqEntry).where(is_live(FaqEntry)).order_by(FaqEntry.id)).all()
     return [procedure_document(p) for p in procedures] + [faq_document(f) for f in faqs]
 
 
 def corpus_hash(documents: list[SearchDocument]) -> str:
     """Of the documents and of the lexicon that expands them for BM25."""
-    digest = hashlib.sha256(bundled_lexicon().digest.encode())
+    digest = hashlib.sha256(active_lexicon().digest.encode())
     for doc in documents:
         digest.update(doc.key.encode())
         digest.update(doc.lexical_text.encode())

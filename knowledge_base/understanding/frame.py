@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge_base.text.normalize import normalize_text
-from knowledge_base.understanding.lexicon import Lexicon, bundled_lexicon, fold
+from knowledge_base.understanding.lexicon import Lexicon, active_lexicon, fold
 
 EMPTY: frozenset[str] = frozenset()
 BASE_ACTIONS = frozenset(["cấp", "đăng ký", "cấp mới"])  # what a question without a cue means
@@ -66,12 +66,12 @@ def _read(text: str, lexicon: Lexicon, leading_actions_only: bool) -> Frame:
 
 
 def parse_question(text: str, lexicon: Lexicon | None = None) -> Frame:
-    return _read(text, lexicon or bundled_lexicon(), leading_actions_only=False)
+    return _read(text, lexicon or active_lexicon(), leading_actions_only=False)
 
 
 def parse_name(name: str, lexicon: Lexicon | None = None) -> Frame:
     """A procedure name: its action is the verb it starts with, before the object."""
-    return _read(name, lexicon or bundled_lexicon(), leading_actions_only=True)
+    return _read(name, lexicon or active_lexicon(), leading_actions_only=True)
 
 
 def expand(text: str, frame: Frame) -> str:

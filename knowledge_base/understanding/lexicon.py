@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -36,6 +36,8 @@ QUALIFIER_TAGS = frozenset(
     ]
 )
 LEXICON_FILE = "lexicon.tsv"
+MAX_PHRASES = 60
+MAX_PHRASE_CHARS = 120
 
 
 class LexiconError(ValueError):
@@ -117,6 +119,60 @@ class Lexicon:
 
     def of_kind(self, kind: Kind) -> list[LexiconEntry]:
         return [e for e in self.entries if e.kind == kind]
+
+
+def staff_entry(kind: str, term: str, phrases: Sequence[str]) -> LexiconEntry:
+    """An entry as staff typed it, checked like a line of the bundled file; the messages are
+    for staff (Vietnamese)."""
+    if kind not in KINDS:
+        raise LexiconError(f"Loại mục không hợp lệ: {kind!r}.")
+    cleaned = normalize_text(term)
+    spoken = tuple(dict.fromkeys(normalize_text(p) for p in phrases if p.strip()))
+    if not cleaned or not spoken:
+        raise LexiconError("Cần cách viết chính thức và ít nhất một cách nói của người dân.")
+    if len(spoken) > MAX_PHRASES or any(len(p) > MAX_PHRASE_CHARS for p in (cleaned, *spoken)):
+        raise LexiconError(
+            f"Tối đa {MAX_PHRASES} cách nói, mỗi cách nói tối đa {MAX_PHRASE_CHARS} ký tự."
+        )
+    if kind == "qualifier" and cleaned not in QUALIFIER_TAGS:
+        raise LexiconError(
+            f"Nhãn phân loại phải là một trong: {', '.join(sorted(QUALIFIER_TAGS))}."
+        )
+    if any(len(fold(p)) < 2 for p in spoken):
+        raise LexiconError("Cách nói quá ngắn (ít nhất 2 chữ cái).")
+    return LexiconEntry(kind, cleaned, spoken)
+
+
+def reaches_catalogue(entry: LexiconEntry, names: Iterable[str]) -> bool:
+    """Whether the entry's official wording occurs, as whole words, in a procedure name (a
+    qualifier is a tag, not wording)."""
+    if entry.kind == "qualifier":
+        return True
+    probe = Lexicon([LexiconEntry(entry.kind, entry.term, (entry.term,))])
+    return any(next(probe.find(normalize_text(n), entry.kind), None) for n in names)
+
+
+def with_staff_entries(base: Lexicon, changes: Iterable[tuple[LexiconEntry, bool]]) -> Lexicon:
+    """``base`` with staff changes applied: an entry replaces the base entry of the same kind
+    and term; an inactive one only removes it."""
+    changed = list(changes)
+    replaced = {(e.kind, e.term) for e, _ in changed}
+    kept = [e for e in base.entries if (e.kind, e.term) not in replaced]
+    return Lexicon([*kept, *(e for e, active in changed if active)])
+
+
+_active: Lexicon | None = None
+
+
+def use_lexicon(lexicon: Lexicon) -> None:
+    """Make ``lexicon`` (the bundled one with the published staff entries) the one questions
+    and names are read with in this process."""
+    global _active
+    _active = lexicon
+
+
+def active_lexicon() -> Lexicon:
+    return _active or bundled_lexicon()
 
 
 def load_lexicon(text: str | None = None) -> Lexicon:

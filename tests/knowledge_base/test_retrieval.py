@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base.service import KnowledgeBase
+from tests.conftest import make_settings
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -66,7 +69,7 @@ def test_missing_value_is_said_not_invented(sample_kb):
 
 def test_rebuild_embeds_only_new_passages(tmp_path):
     from knowledge_base.db import session_scope
-    from knowledge_base.models import FaqEntry, FaqStatus
+    from knowledge_base.models import CurationStatus, FaqEntry
     from knowledge_base.retrieval.embedder import HashingEmbedder
     from knowledge_base.service import KnowledgeBase
     from tests.conftest import make_settings
@@ -87,9 +90,21 @@ def test_rebuild_embeds_only_new_passages(tmp_path):
             FaqEntry(
                 questions=["Trung tâm hành chính công mở cửa mấy giờ?"],
                 answer="Từ 7 giờ.",
-                status=FaqStatus.PUBLISHED,
+                status=CurationStatus.PUBLISHED,
             )
         )
     assert kb.refresh_index().ok
     assert CountingEmbedder.embedded == first + 1
     assert kb.ask("trung tâm hành chính công mở cửa mấy giờ").faq
+
+
+def test_repeated_questions_come_from_memory_until_the_ranker_changes(tmp_path):
+    kb = KnowledgeBase(make_settings(tmp_path))
+    kb.warm_up()
+    first = kb.ask("làm giấy khai sinh cho con cần giấy tờ gì")
+    assert kb.ask("làm giấy khai sinh cho con cần giấy tờ gì") is first
+    assert kb.ask("làm giấy khai sinh cho con cần giấy tờ gì", top_k=3) is not first
+    assert kb.ranker is not None
+    kb.use_ranker(kb.ranker)  # a retrained model: answers are worked out again
+    again = kb.ask("làm giấy khai sinh cho con cần giấy tờ gì")
+    assert again is not first and again == first

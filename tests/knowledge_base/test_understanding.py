@@ -15,6 +15,8 @@ from knowledge_base.understanding.lexicon import (
     bundled_lexicon,
     fold,
     parse_lexicon,
+    staff_entry,
+    with_staff_entries,
 )
 from tests.conftest import SHARED_DATA
 
@@ -99,3 +101,21 @@ def test_every_lexicon_entry_reaches_a_catalogue_name():
             reached.update(id(m.entry) for m in lexicon.find(name, kind))
     unreached = [f"{e.kind}: {e.term}" for e in lexicon.entries if id(e) not in reached]
     assert not unreached, unreached
+
+
+def test_staff_entries_replace_or_retire_the_bundled_entry_of_the_same_kind_and_term():
+    base = bundled_lexicon()
+    changed = staff_entry("object", "Khai sinh", ["giấy chào đời", " "])
+    assert changed.term == "khai sinh" and changed.phrases == ("giấy chào đời",)
+    retired = staff_entry(
+        "phrase", "xác nhận tình trạng hôn nhân", ["xác nhận tình trạng hôn nhân"]
+    )
+    merged = with_staff_entries(base, [(changed, True), (retired, False)])
+    assert parse_question("giay chao doi", merged).objects == {"khai sinh"}
+    assert "khai sinh" not in parse_question("giấy khai sanh", merged).objects  # replaced
+    assert (
+        "xác nhận tình trạng hôn nhân" not in parse_question("xin giấy độc thân", merged).official
+    )
+    assert len(merged.entries) == len(base.entries) - 1
+    with pytest.raises(LexiconError):
+        staff_entry("qualifier", "em bé", ["em bé"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.db import session_scope
-from knowledge_base.models import FaqEntry, FaqStatus
+from knowledge_base.models import CurationStatus, FaqEntry
 from tests.web.conftest import ARTIFACTS, bot_texts, send
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_server_text_is_shown_literally_never_run(rasa_stack, phone):
                 answer="<script>window.__xss = 1</script><b>Từ 7 giờ đến 17 giờ</b> các ngày làm việc.",
                 procedure_codes=[],
                 tags=["xss-test"],
-                status=FaqStatus.PUBLISHED,
+                status=CurationStatus.PUBLISHED,
             )
         )
     kb.ensure_index()
