@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth.models import Role
 from api.auth.service import Staff, resolve_session
 from api.errors import ForbiddenError, UnauthorizedError
+from api.ratelimit import RateLimiter, client_key
 from knowledge_base.db import session_scope
 from knowledge_base.service import IndexRefresh, KnowledgeBase
 from knowledge_base.settings import Settings
@@ -32,11 +33,6 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Iterator[Session]:
-    with Session(kb.engine, expire_on_commit=False) as session:
-        yield session
-
-
 def run_in_session(kb: KnowledgeBase, work: Callable[[Session], T]) -> Awaitable[T]:
     """Run blocking ORM work in one transaction on a worker thread."""
 
@@ -52,6 +48,25 @@ async def commit_then_refresh(kb: KnowledgeBase, step: Callable[[Session], T]) -
     serving one; on failure the old index keeps serving and the message says so."""
     await run_in_session(kb, step)
     return await run_in_threadpool(kb.refresh_index)
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+def client_of(request: Request) -> str:
+    settings: Settings = request.app.state.kb.settings
+    return client_key(request, settings.trusted_proxy_hops)
+
+
+def rate_limit(rule: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency counting one request of the calling client against ``rule``."""
+
+    async def count(request: Request) -> None:
+        await get_limiter(request).hit(rule, client_of(request))
+
+    return count
 
 
 def get_chat(request: Request) -> ChatService:
@@ -110,8 +125,9 @@ def role(needed: Role) -> Callable[[Staff], Staff]:
 
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+ClientDep = Annotated[str, Depends(client_of)]
 ActionsDep = Annotated[ActionServer, Depends(get_actions)]
 StaffDep = Annotated[Staff, Depends(current_staff)]
 EditorDep = Annotated[Staff, Depends(role(Role.EDITOR))]

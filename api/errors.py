@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.ratelimit import RateLimitedError
 from api.site.render import SITE_PREFIX, error_page, to_login
 from knowledge_base.curation import (
     CurationError,
@@ -67,21 +70,52 @@ def _body(code: str, message: str, details: object = None) -> dict[str, object]:
 
 
 def _respond(
-    request: Request, status: int, code: str, message: str, details: object = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: object = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """The API's JSON error shape; on the staff site the same error as a page (or, when the
     login is missing or expired, a redirect to the login page)."""
     if request.url.path.startswith(SITE_PREFIX):
         if status == 401:
             return to_login(request)
-        return error_page(request, status, code)
-    return JSONResponse(_body(code, message, details), status_code=status)
+        response = error_page(request, status, code)
+        response.headers.update(headers or {})
+        return response
+    return JSONResponse(_body(code, message, details), status_code=status, headers=headers)
+
+
+def _wait(seconds: int) -> str:
+    return f"{math.ceil(seconds / 60)} phút" if seconds >= 60 else f"{seconds} giây"
+
+
+def rate_limited_message(exc: RateLimitedError) -> str:
+    """For citizens and staff alike, in Vietnamese."""
+    wait = _wait(exc.retry_after_s)
+    if exc.rule == "login_user":
+        return (
+            f"Tài khoản tạm khóa vì nhập sai mật khẩu nhiều lần. Hãy thử lại sau {wait} "
+            "hoặc nhờ quản trị viên mở khóa."
+        )
+    if exc.rule == "login_ip":
+        return f"Đăng nhập sai quá nhiều lần từ máy này. Hãy thử lại sau {wait}."
+    return f"Bạn gửi quá nhiều yêu cầu trong thời gian ngắn. Xin vui lòng thử lại sau {wait}."
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return _respond(request, exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(RateLimitedError)
+    async def _rate_limited(request: Request, exc: RateLimitedError) -> Response:
+        retry = {"Retry-After": str(exc.retry_after_s)}
+        details = {"rule": exc.rule, "retry_after_s": exc.retry_after_s}
+        message = rate_limited_message(exc)
+        return _respond(request, 429, "rate_limited", message, details, retry)
 
     @app.exception_handler(CurationError)
     async def _curation(request: Request, exc: CurationError) -> Response:

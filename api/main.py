@@ -11,7 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
+from api.ratelimit import RateLimiter
 from api.routes import (
     admin_faq,
     admin_feedback,
@@ -28,6 +30,7 @@ from api.routes import (
     staff,
     voice,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.site import (
     account_pages,
     catalogue_pages,
@@ -37,6 +40,7 @@ from api.site import (
     lexicon_pages,
     model_pages,
 )
+from api.site.render import SITE_PREFIX
 from knowledge_base.db import session_scope
 from knowledge_base.ranking.jobs import RetrainJob
 from knowledge_base.service import KnowledgeBase
@@ -100,6 +104,7 @@ def create_app(
     app.state.ready = False
     app.state.voice = None  # speech models load on the first call (api/routes/voice.py)
     app.state.chat = ChatService(knowledge_base, knowledge_base.engine, rasa)
+    app.state.limiter = RateLimiter(config)
     app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
     app.state.ranker_job = RetrainJob(knowledge_base)  # one training at a time, in the background
     install_error_handlers(app)
@@ -135,4 +140,13 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["content-type"],
         )
+    app.add_middleware(
+        SecurityHeadersMiddleware, staff_prefix=SITE_PREFIX, page_paths=frozenset({"/"})
+    )
+    upload = catalogue_pages.router.prefix + "/upload"
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_bytes=config.max_body_bytes,
+        larger={upload: catalogue_pages.MAX_UPLOAD_BYTES + 2**20},  # the file plus its form
+    )
     return app

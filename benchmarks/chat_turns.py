@@ -73,6 +73,9 @@ def main() -> None:
         "HOTLINE_DATA_DIR": str(data_dir),
         "HOTLINE_RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "HOTLINE_RASA_DIR": str(REPO / "var" / "rasa-test"),
+        # one loopback client plays many citizens here
+        "HOTLINE_RATE_LIMIT_CHAT": "100000/minute",
+        "HOTLINE_RATE_LIMIT_NEW_CONVERSATIONS": "100000/minute",
     }
     settings = Settings(
         data_dir=data_dir,

@@ -30,7 +30,12 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # as many connections as the worker threads that use them (anyio's default limit is 40),
+    # so a burst of requests waits for a thread, never for a connection while holding one
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=THREADS - 10)
+
+
+THREADS = 40
 
 
 @lru_cache(maxsize=8)

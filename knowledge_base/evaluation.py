@@ -82,9 +82,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def evaluate(
-    kb: KnowledgeBase, questions: Iterable[EvalQuestion], strip_accents: bool = False
+    kb: KnowledgeBase,
+    questions: Iterable[EvalQuestion],
+    strip_accents: bool = False,
+    misses: int = 0,
 ) -> dict[str, Any]:
+    """The figures over ``questions``; with ``misses`` > 0 also that many questions whose first
+    answer was wrong (question, expected codes, the first three found) to read by hand."""
     known = kb.known_codes()
+    missed: list[dict[str, Any]] = []
     hits_at = {1: 0, 5: 0, 10: 0}
     reciprocal = 0.0
     scored = skipped = refusal_total = refusal_correct = answered_in_scope = 0
@@ -108,6 +114,9 @@ def evaluate(
         for faq in result.faq:
             ranked.extend(faq.procedure_codes)
         found_at, rr = ranking_hits(list(dict.fromkeys(ranked))[:10], expected)
+        if not found_at[1] and len(missed) < misses:
+            first = [f"{p.code} {p.name}" for p in result.procedures[:3]]
+            missed.append({"q": item.question, "expected": sorted(expected), "found": first})
         for k in hits_at:
             hits_at[k] += found_at[k]
         reciprocal += rr
@@ -124,4 +133,5 @@ def evaluate(
         "latency_ms_median": round(statistics.median(latencies), 2) if latencies else None,
         "latency_ms_p95": round(_percentile(latencies, 0.95), 2) if latencies else None,
         "strip_accents": strip_accents,
+        **({"misses": missed} if misses else {}),
     }

@@ -24,6 +24,7 @@ from knowledge_base.answer.compose import (
     variant_note,
 )
 from knowledge_base.answer.scope import is_out_of_scope
+from knowledge_base.curation import is_live
 from knowledge_base.db import engine_for, migrate, session_scope
 from knowledge_base.facts import FactBook
 from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
@@ -309,8 +310,10 @@ class KnowledgeBase:
         return refusal(self.settings.hotline_phone)
 
     def _faq(self, faq_id: int) -> FaqEntry | None:
+        """The entry if it is live: an index not yet rebuilt must not serve an archived one."""
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(FaqEntry, faq_id)
+            query = select(FaqEntry).where(FaqEntry.id == faq_id, is_live(FaqEntry))
+            return session.scalar(query)
 
     def _stored_facts(self) -> dict[str, ProvinceFact]:
         with session_scope(self.engine) as session:

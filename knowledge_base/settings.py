@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     dossier_max_failures: int = 5
     dossier_failure_window_s: int = 900
     max_question_chars: int = 2000
+    max_body_bytes: int = 256 * 1024  # larger request bodies get 413 before they are read
+
+    # Per-client limits (the ``limits`` library's notation; shared through Redis when set)
+    trusted_proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For is trusted
+    rate_limit_ask: str = "20/minute;10/10 seconds"  # 20 a minute, at most 10 at once
+    rate_limit_chat: str = "20/minute;10/10 seconds"
+    rate_limit_new_conversations: str = "10/hour"
+    rate_limit_login_user: str = "5/15 minutes"  # wrong passwords per username, then locked
+    rate_limit_login_ip: str = "20/15 minutes"  # wrong passwords per client address
 
     # Phone line (voice/)
     stt_backend: Literal["auto", "vosk", "viet-asr"] = "auto"  # auto: Vosk if its model is there

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -171,6 +172,15 @@ def _rate(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cells(row: Sequence[object]) -> list[object]:
+    """Citizens' own words go into these cells: one starting like a formula would run in Excel
+    (CSV injection), so it is quoted as text with a leading apostrophe."""
+    return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in row]
+
+
 def to_csv(board: Dashboard) -> str:
     """Daily traffic, then the period's totals: one file a spreadsheet opens as it is."""
     out = io.StringIO()
@@ -196,8 +206,8 @@ def to_csv(board: Dashboard) -> str:
         writer.writerow([name, value])
     writer.writerow([])
     writer.writerow(["thu_tuc_hoi_nhieu", "so_lan"])
-    writer.writerows(board.top_procedures)
+    writer.writerows(_cells(row) for row in board.top_procedures)
     writer.writerow([])
     writer.writerow(["cau_hoi_chua_tra_loi", "so_lan"])
-    writer.writerows(board.top_unanswered)
+    writer.writerows(_cells(row) for row in board.top_unanswered)
     return out.getvalue()

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from knowledge_base.db import session_scope
@@ -112,14 +114,16 @@ class ChatService:
         )
         return ChatReply(conversation_id, messages, handoff=handoff, degraded=degraded)
 
+    def exists(self, conversation_id: str) -> bool:
+        with session_scope(self.engine) as session:
+            return session.get(Conversation, conversation_id) is not None
+
     # --- blocking helpers (worker threads) -----------------------------------------------
     def _record_citizen(self, conversation_id: str, text: str, channel: str) -> ConversationState:
         with session_scope(self.engine) as session:
             conversation = session.get(Conversation, conversation_id)
             if conversation is None:
-                conversation = Conversation(id=conversation_id, channel=channel)
-                session.add(conversation)
-                session.flush()
+                conversation = _opened(session, conversation_id, channel)
             session.add(ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=text))
             return ConversationState(conversation.state or ConversationState.BOT)
 
@@ -209,6 +213,20 @@ class ChatService:
                 return False
             conversation.state = ConversationState.BOT
             return True
+
+
+def _opened(session: Session, conversation_id: str, channel: str) -> Conversation:
+    """Create the conversation; two first messages racing on one id both end up in the one
+    row the faster of them inserted."""
+    try:
+        with session.begin_nested():
+            conversation = Conversation(id=conversation_id, channel=channel)
+            session.add(conversation)
+        return conversation
+    except IntegrityError:
+        found = session.get(Conversation, conversation_id, populate_existing=True)
+        assert found is not None
+        return found
 
 
 def _split(raw: list[dict[str, Any]]) -> tuple[list[ChatMessage], list[dict[str, Any]]]:

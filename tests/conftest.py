@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
+from api.ratelimit import RULES
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings
 from nlu.runtime import RasaProcess
@@ -57,6 +58,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-0123456789",
         "data_dir": tmp_path,
         "embedder_backend": "hashing",
+        # tests send far more than one citizen would; the limits have their own tests
+        **{f"rate_limit_{rule}": "100000/minute" for rule in RULES},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

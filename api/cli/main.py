@@ -180,6 +180,7 @@ def eval_retrieval(
         int, typer.Option(help="K: train the ranker on K-1 folds, score the K-th, in turn")
     ] = 0,
     train: TrainFiles = [],  # noqa: B006 - typer reads the default
+    misses: Annotated[int, typer.Option(help="list up to N questions answered wrongly")] = 0,
 ) -> None:
     """Recall@1/5/10, MRR@10, refusal accuracy and latency of ``ask`` over a question file.
 
@@ -194,7 +195,7 @@ def eval_retrieval(
     if cross_validate:
         report = _cross_validated(kb, items, cross_validate, strip_accents, train)
     else:
-        report = evaluate(kb, items, strip_accents=strip_accents)
+        report = evaluate(kb, items, strip_accents=strip_accents, misses=misses)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -42,3 +42,18 @@ def create(
     typer.echo(f"created {chosen.value} {username.strip().lower()!r}")
     if not password_stdin:
         typer.echo(f"password (shown once): {password}")
+
+
+@users_app.command("unlock")
+def unlock(username: Annotated[str, typer.Argument(help="login name")]) -> None:
+    """Lift the login lock that wrong passwords put on an account (shared through Redis)."""
+    import asyncio
+
+    from api.ratelimit import RateLimiter
+
+    settings = get_settings()
+    if not settings.redis_url:
+        typer.echo("no HOTLINE_REDIS_URL: locks live in each server process; restart it", err=True)
+        raise typer.Exit(code=1)
+    asyncio.run(RateLimiter(settings).clear("login_user", username.strip().lower()))
+    typer.echo(f"unlocked {username.strip().lower()!r}")

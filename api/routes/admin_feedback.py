@@ -16,7 +16,7 @@ from nlu import tickets
 from nlu.models import FeedbackStatus, FeedbackTicket
 
 router = APIRouter(prefix="/api/v1/admin/feedback", tags=["staff: feedback"])
-TicketNumber = Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6}$")]
+TicketNumber = Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6,12}$")]
 
 
 class TicketOut(BaseModel):

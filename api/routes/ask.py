@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KnowledgeBaseDep
+from api.deps import KnowledgeBaseDep, rate_limit
 from api.schemas import AskRequest, AskResponse
 
 router = APIRouter(prefix="/api/v1", tags=["ask"])
 
 
-@router.post("/ask", response_model=AskResponse, summary="Answer a citizen's question")
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    summary="Answer a citizen's question",
+    dependencies=[Depends(rate_limit("ask"))],
+)
 async def ask(body: AskRequest, kb: KnowledgeBaseDep) -> AskResponse:
     # Embedding, faiss and BM25 are CPU work: keep them off the event loop.
     result = await run_in_threadpool(kb.ask, body.question, body.top_k)

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.service import Staff, authenticate, close_session, open_session
-from api.deps import SESSION_COOKIE, KnowledgeBaseDep, current_staff
+from api.deps import SESSION_COOKIE, ClientDep, KnowledgeBaseDep, LimiterDep, current_staff
 from api.errors import UnauthorizedError
+from api.ratelimit import RateLimiter
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 
@@ -45,11 +46,30 @@ def start_session(kb: KnowledgeBase, username: str, password: str) -> tuple[Staf
         return out, login.token
 
 
+async def attempt_login(
+    kb: KnowledgeBase, limiter: RateLimiter, client: str, username: str, password: str
+) -> tuple[StaffOut, str] | None:
+    """A login unless this address or this account has had too many wrong passwords lately
+    (RateLimitedError); every wrong password counts against both."""
+    name = username.strip().lower()
+    await limiter.check("login_ip", client)
+    await limiter.check("login_user", name)
+    result = await run_in_threadpool(start_session, kb, name, password)
+    if result is None:
+        await limiter.record("login_ip", client)
+        await limiter.record("login_user", name)
+    return result
+
+
 @router.post("/login", response_model=StaffOut)
-async def login(body: LoginRequest, response: Response, kb: KnowledgeBaseDep) -> StaffOut:
-    result = await run_in_threadpool(
-        start_session, kb, body.username.strip().lower(), body.password
-    )
+async def login(
+    body: LoginRequest,
+    response: Response,
+    kb: KnowledgeBaseDep,
+    limiter: LimiterDep,
+    client: ClientDep,
+) -> StaffOut:
+    result = await attempt_login(kb, limiter, client, body.username, body.password)
     if result is None:
         raise UnauthorizedError("wrong username or password")
     out, token = result

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ChatDep
+from api.deps import ChatDep, ClientDep, LimiterDep
 from api.errors import NotFoundError
 from api.schemas import ChatMessageOut, ChatRequest, ChatResponse, TurnOut
 
@@ -16,7 +16,13 @@ SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
 @router.post("", response_model=ChatResponse, summary="Send one chat message")
-async def chat(body: ChatRequest, service: ChatDep) -> ChatResponse:
+async def chat(
+    body: ChatRequest, service: ChatDep, limiter: LimiterDep, client: ClientDep
+) -> ChatResponse:
+    await limiter.hit("chat", client)
+    known = body.session_id is not None and await run_in_threadpool(service.exists, body.session_id)
+    if not known:
+        await limiter.hit("new_conversations", client)
     reply = await service.handle(body.session_id, body.message)
     return ChatResponse(
         session_id=reply.session_id,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import KnowledgeBaseDep, SessionDep
+from api.deps import KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
 from api.schemas import ChannelOut, DocumentOut, ProcedureListItem, ProcedureOut, ProcedurePage
 from knowledge_base.models import Procedure
@@ -17,6 +17,7 @@ from knowledge_base.retrieval.searcher import analyze
 from knowledge_base.service import KnowledgeBase
 
 router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"])
+SEARCH_DEPTH = 200
 
 
 def _item(p: Procedure) -> ProcedureListItem:
@@ -30,50 +31,83 @@ def _item(p: Procedure) -> ProcedureListItem:
     )
 
 
-async def find_procedures(
-    kb: KnowledgeBase, session: Session, q: str | None, field: str | None, level: str | None
-) -> list[Procedure]:
-    """Search results in rank order, or the whole catalogue by code when there is no query."""
+@dataclass(frozen=True)
+class Found:
+    procedures: list[Procedure]  # the requested page
+    total: int
+
+
+def _levels_match(levels: list[str], level: str) -> bool:
+    return any(level.lower() in lv.lower() for lv in levels)
+
+
+def find_procedures(
+    kb: KnowledgeBase,
+    session: Session,
+    q: str | None,
+    field: str | None,
+    level: str | None,
+    offset: int,
+    limit: int,
+) -> Found:
+    """One page of search results in rank order, or of the catalogue by code when there is no
+    query (blocking: run it in a worker thread). Only the page's records are loaded."""
     statement = select(Procedure)
     if field:
         statement = statement.where(Procedure.field == field)
     if q and q.strip():
         searcher = kb.searcher
-        hits = await run_in_threadpool(lambda: searcher.search(analyze(q, searcher.index), 200))
+        hits = searcher.search(analyze(q, searcher.index), SEARCH_DEPTH)
         ranked = [h.document.codes[0] for h in hits if h.document.kind == "procedure"]
         found = {p.code: p for p in session.scalars(statement.where(Procedure.code.in_(ranked)))}
         matches = [found[c] for c in ranked if c in found]
-    else:
-        matches = list(session.scalars(statement.order_by(Procedure.code)))
-    if level:
-        matches = [p for p in matches if any(level.lower() in lv.lower() for lv in p.levels)]
-    return matches
+        if level:
+            matches = [p for p in matches if _levels_match(p.levels, level)]
+        return Found(matches[offset : offset + limit], len(matches))
+    if level:  # levels is a JSON list: filter its (small) column, then load the page
+        keyed = session.execute(
+            statement.with_only_columns(Procedure.id, Procedure.levels).order_by(Procedure.code)
+        )
+        ids = [i for i, levels in keyed if _levels_match(levels, level)]
+        wanted = ids[offset : offset + limit]
+        rows = {p.id: p for p in session.scalars(select(Procedure).where(Procedure.id.in_(wanted)))}
+        return Found([rows[i] for i in wanted], len(ids))
+    total = session.scalar(statement.with_only_columns(func.count(Procedure.id))) or 0
+    page = session.scalars(statement.order_by(Procedure.code).offset(offset).limit(limit))
+    return Found(list(page), total)
 
 
 @router.get("", response_model=ProcedurePage, summary="Search and browse the catalogue")
 async def list_procedures(
     kb: KnowledgeBaseDep,
-    session: SessionDep,
     q: Annotated[str | None, Query(max_length=500, description="free-text search")] = None,
     field: Annotated[str | None, Query(max_length=255, description="lĩnh vực, exact")] = None,
     level: Annotated[str | None, Query(max_length=64, description="e.g. 'Cấp xã'")] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ProcedurePage:
-    matches = await find_procedures(kb, session, q, field, level)
-    start = (page - 1) * page_size
-    return ProcedurePage(
-        items=[_item(p) for p in matches[start : start + page_size]],
-        total=len(matches),
-        page=page,
-        page_size=page_size,
-    )
+    offset = (page - 1) * page_size
+
+    def work(session: Session) -> ProcedurePage:
+        found = find_procedures(kb, session, q, field, level, offset, page_size)
+        return ProcedurePage(
+            items=[_item(p) for p in found.procedures],
+            total=found.total,
+            page=page,
+            page_size=page_size,
+        )
+
+    return await run_in_session(kb, work)
 
 
 @router.get(
     "/{code}", response_model=ProcedureOut, summary="One procedure with channels and documents"
 )
-async def get_procedure(code: str, session: SessionDep) -> ProcedureOut:
+async def get_procedure(code: str, kb: KnowledgeBaseDep) -> ProcedureOut:
+    return await run_in_session(kb, lambda s: procedure_by_code(s, code))
+
+
+def procedure_by_code(session: Session, code: str) -> ProcedureOut:
     procedure = session.scalar(select(Procedure).where(Procedure.code == code))
     if procedure is None:
         raise NotFoundError(f"no procedure with code {code!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,9 +12,20 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth.models import Role, StaffUser
 from api.auth.service import AccountError, create_user, generate_password
-from api.deps import SESSION_COOKIE, AdminDep, KnowledgeBaseDep, StaffDep, run_in_session
-from api.routes.auth import end_session, set_session_cookie, start_session
+from api.deps import (
+    SESSION_COOKIE,
+    AdminDep,
+    ClientDep,
+    KnowledgeBaseDep,
+    LimiterDep,
+    StaffDep,
+    run_in_session,
+)
+from api.errors import rate_limited_message
+from api.ratelimit import RateLimitedError
+from api.routes.auth import attempt_login, end_session, set_session_cookie
 from api.site.render import SITE_PREFIX, page
+from knowledge_base.models import AuditEntry
 
 router = APIRouter(prefix=SITE_PREFIX, include_in_schema=False)
 
@@ -37,9 +48,24 @@ async def login_submit(
     kb: KnowledgeBaseDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
+    limiter: LimiterDep,
+    client: ClientDep,
     next: Annotated[str, Form(max_length=300)] = SITE_PREFIX,
 ) -> Response:
-    result = await run_in_threadpool(start_session, kb, username.strip().lower(), password)
+    try:
+        result = await attempt_login(kb, limiter, client, username, password)
+    except RateLimitedError as exc:
+        refused = page(
+            request,
+            "login.html",
+            None,
+            429,
+            next=_safe_next(next),
+            username=username,
+            error=rate_limited_message(exc),
+        )
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     if result is None:
         return page(
             request,
@@ -72,6 +98,31 @@ def _users(session: Session) -> list[StaffUser]:
 @router.get("/users")
 async def users_page(request: Request, kb: KnowledgeBaseDep, staff: AdminDep) -> HTMLResponse:
     return page(request, "users.html", staff, users=await run_in_session(kb, _users))
+
+
+@router.post("/users/{username}/unlock")
+async def users_unlock(
+    request: Request,
+    kb: KnowledgeBaseDep,
+    staff: AdminDep,
+    limiter: LimiterDep,
+    username: Annotated[str, Path(max_length=64)],
+) -> HTMLResponse:
+    """Lift the lock that wrong passwords put on an account before it expires by itself."""
+    await limiter.clear("login_user", username)
+    await run_in_session(
+        kb,
+        lambda s: s.add(
+            AuditEntry(actor=staff.username, action="user.unlock", target=f"user:{username}")
+        ),
+    )
+    return page(
+        request,
+        "users.html",
+        staff,
+        users=await run_in_session(kb, _users),
+        notice_text=f"Đã mở khóa đăng nhập cho {username}.",
+    )
 
 
 @router.post("/users")

@@ -3,29 +3,26 @@ from it, and uploading a catalogue file through the same importer as ``hotline k
 
 from __future__ import annotations
 
-import gzip
 import io
 import zlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, SessionDep
-from api.errors import NotFoundError
-from api.routes.procedures import find_procedures, procedure_out
+from api.deps import EditorDep, KnowledgeBaseDep, ReviewerDep, run_in_session
+from api.routes.procedures import find_procedures, procedure_by_code
 from api.site.render import SITE_PREFIX, page
 from knowledge_base.db import session_scope
 from knowledge_base.importers.service import ImportReport, import_records, parse_lines
-from knowledge_base.models import Procedure
 from knowledge_base.parsing.coverage import coverage_report
 from knowledge_base.service import KnowledgeBase
 
 router = APIRouter(prefix=f"{SITE_PREFIX}/procedures", include_in_schema=False)
 PAGE_SIZE = 25
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+MAX_TEXT_BYTES = 256 * 1024 * 1024  # decompressed; the national catalogue is about 45 MB
 SHOWN_REJECTIONS = 50
 
 
@@ -37,40 +34,61 @@ class UploadRefusedError(ValueError):
 async def procedures_page(
     request: Request,
     kb: KnowledgeBaseDep,
-    session: SessionDep,
     staff: EditorDep,
     q: Annotated[str, Query(max_length=500)] = "",
     page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    matches = await find_procedures(kb, session, q, None, None)
-    start = (page_number - 1) * PAGE_SIZE
+    offset = (page_number - 1) * PAGE_SIZE
+    found = await run_in_session(
+        kb, lambda s: find_procedures(kb, s, q, None, None, offset, PAGE_SIZE)
+    )
     return page(
         request,
         "procedures.html",
         staff,
-        procedures=matches[start : start + PAGE_SIZE],
-        total=len(matches),
+        procedures=found.procedures,
+        total=found.total,
         q=q,
         page_number=page_number,
-        pages=max(1, -(-len(matches) // PAGE_SIZE)),
+        pages=max(1, -(-found.total // PAGE_SIZE)),
     )
 
 
 @router.get("/{code}")
 async def procedure_page(
-    request: Request, code: str, session: SessionDep, staff: EditorDep
+    request: Request, code: str, kb: KnowledgeBaseDep, staff: EditorDep
 ) -> HTMLResponse:
-    procedure = session.scalar(select(Procedure).where(Procedure.code == code))
-    if procedure is None:
-        raise NotFoundError(f"no procedure with code {code!r}")
-    return page(request, "procedure.html", staff, p=procedure_out(procedure))
+    found = await run_in_session(kb, lambda s: procedure_by_code(s, code))
+    return page(request, "procedure.html", staff, p=found)
+
+
+def _gunzip(name: str, payload: bytes) -> bytes:
+    """Decompress every gzip member, stopping as soon as the output passes the cap: a small
+    file of zeros must not inflate to gigabytes in memory."""
+    out = bytearray()
+    data = payload
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        while data:
+            out += member.decompress(data, MAX_TEXT_BYTES + 1 - len(out))
+            if len(out) > MAX_TEXT_BYTES:
+                raise UploadRefusedError(
+                    f"Tệp {name} giải nén ra hơn {MAX_TEXT_BYTES // 2**20} MB: không nhận."
+                )
+            if member.eof:
+                break
+            data = member.unconsumed_tail
+        if not member.eof:
+            raise UploadRefusedError(f"Tệp {name} không giải nén được (gzip bị cắt cụt).")
+        data = member.unused_data
+    return bytes(out)
 
 
 def _text_lines(name: str, payload: bytes) -> list[str]:
     if payload[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
         try:
-            payload = gzip.decompress(payload)
-        except (OSError, EOFError, zlib.error) as exc:
+            payload = _gunzip(name, payload)
+        except zlib.error as exc:
             raise UploadRefusedError(f"Tệp {name} không giải nén được (gzip hỏng).") from exc
     try:
         return io.StringIO(payload.decode("utf-8-sig")).readlines()

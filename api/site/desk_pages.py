@@ -213,7 +213,7 @@ async def feedback_answer(
     request: Request,
     kb: KnowledgeBaseDep,
     staff: EditorDep,
-    number: Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6}$")],
+    number: Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6,12}$")],
     status: Annotated[FeedbackStatus, Form()],
     reply: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:

@@ -47,6 +47,7 @@ ERROR_MESSAGES = {
     "version_conflict": "Mục này vừa được người khác lưu; thay đổi của bạn chưa được lưu.",
     "workflow": "Thao tác này không áp dụng được với trạng thái hiện tại của mục.",
     "invalid_request": "Dữ liệu nhập chưa hợp lệ.",
+    "rate_limited": "Quá nhiều yêu cầu trong thời gian ngắn; hãy thử lại sau ít phút.",
 }
 
 
@@ -61,6 +62,7 @@ AUDIT_ACTIONS = {
     "fact.save": "Lưu số liệu",
     "fact.clear": "Xoá số liệu",
     "ranker.retrain": "Huấn luyện lại mô hình",
+    "user.unlock": "Mở khóa đăng nhập",
 }
 _LOG_PHRASES = (
     (re.compile(r"^created$"), "tạo mới"),

@@ -147,6 +147,7 @@
       .then(function (r) {
         if (!r.ok) {
           var detail = (r.json && r.json.error && r.json.error.message) || "";
+          if (r.status === 429 && detail) { addMessage("bot", detail); return; }  // already Vietnamese
           addMessage("bot", "Xin lỗi, tin nhắn chưa gửi được" + (detail ? " (" + detail + ")" : "") + ". Anh/chị thử lại nhé.");
           return;
         }

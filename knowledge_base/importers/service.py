@@ -75,6 +75,9 @@ def parse_lines(
         except json.JSONDecodeError as exc:
             yield number, Rejection(number, f"not valid JSON: {exc.msg} at column {exc.colno}")
             continue
+        except RecursionError:
+            yield number, Rejection(number, "JSON nested too deeply")
+            continue
         if not isinstance(row, dict):
             yield number, Rejection(number, "a line must be a JSON object")
             continue

@@ -196,14 +196,15 @@ def test_catalogue_upload_reports_and_indexes(site, kb):
 
 
 def test_dashboard_counts_and_csv(site):
-    for message in ["đăng ký khai sinh cần giấy tờ gì", "giá vàng hôm nay bao nhiêu"]:
+    for message in ["đăng ký khai sinh cần giấy tờ gì", "=HYPERLINK(giá vàng hôm nay)"]:
         site.post("/api/v1/chat", json={"message": message})
     sign_in(site, "editor1")
     board = site.get("/staff")
     assert board.status_code == 200 and 'id="chart-data"' in board.text
     csv_text = site.get("/staff/dashboard.csv").text
     assert "so_hoi_thoai,2" in csv_text and "ty_le_tra_loi,0.500" in csv_text
-    assert "giá vàng hôm nay bao nhiêu" in csv_text
+    # a citizen's words that start like a formula are written as text, not run by Excel
+    assert "'=HYPERLINK(giá vàng hôm nay)" in csv_text and "\n=HYPERLINK" not in csv_text
 
 
 def test_handoff_desk_pages(site):
