@@ -86,7 +86,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(knowledge_base.warm_up)
-        if config.load_sample_if_empty:
+        if config.load_sample_if_empty and config.environment != "production":
+            # made-up dossiers for trying the look-up; never in a province's real database
             await run_in_threadpool(_seed_sample_dossiers, knowledge_base)
         app.state.ready = True
         logger.info("api.ready")

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     dossier_max_failures: int = 5
     dossier_failure_window_s: int = 900
     max_question_chars: int = 2000
+    retention_days: int = Field(default=180, ge=1)  # `hotline retention run` erases older turns
     max_body_bytes: int = 256 * 1024  # larger request bodies get 413 before they are read
 
     # Per-client limits (the ``limits`` library's notation; shared through Redis when set)

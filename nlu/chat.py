@@ -184,9 +184,13 @@ class ChatService:
             session.expunge_all()
             return list(rows)
 
-    def transcript(self, conversation_id: str, after_id: int = 0) -> list[ChatTurn] | None:
+    def transcript(
+        self, conversation_id: str, after_id: int = 0, waiting_only: bool = False
+    ) -> list[ChatTurn] | None:
+        """None for an unknown conversation, or with ``waiting_only`` one not waiting for a
+        person (editors see only those)."""
         with session_scope(self.engine) as session:
-            if session.get(Conversation, conversation_id) is None:
+            if not _visible(session.get(Conversation, conversation_id), waiting_only):
                 return None
             rows = session.scalars(
                 select(ChatTurn)
@@ -196,9 +200,11 @@ class ChatService:
             session.expunge_all()
             return list(rows)
 
-    def staff_reply(self, conversation_id: str, text: str) -> ChatTurn | None:
+    def staff_reply(
+        self, conversation_id: str, text: str, waiting_only: bool = False
+    ) -> ChatTurn | None:
         with session_scope(self.engine) as session:
-            if session.get(Conversation, conversation_id) is None:
+            if not _visible(session.get(Conversation, conversation_id), waiting_only):
                 return None
             turn = ChatTurn(conversation_id=conversation_id, role=TurnRole.STAFF, text=text)
             session.add(turn)
@@ -213,6 +219,12 @@ class ChatService:
                 return False
             conversation.state = ConversationState.BOT
             return True
+
+
+def _visible(conversation: Conversation | None, waiting_only: bool) -> bool:
+    if conversation is None:
+        return False
+    return not waiting_only or conversation.state is ConversationState.WAITING_HUMAN
 
 
 def _opened(session: Session, conversation_id: str, channel: str) -> Conversation:

@@ -78,3 +78,31 @@ def rasa_test(
     accuracy = float(report["intent_accuracy"])  # type: ignore[arg-type]
     if accuracy < min_accuracy or report["failed_stories"]:
         raise typer.Exit(code=1)
+
+
+retention_app = typer.Typer(help="Retention of personal data.", no_args_is_help=True)
+
+
+@retention_app.command("run")
+def retention_run(
+    days: Annotated[int | None, typer.Option(help="keep this many days (default: setting)")] = None,
+) -> None:
+    """Erase the words of turns, callers' numbers and Rasa tracker events older than the
+    retention period; schedule it daily (cron or a Kubernetes CronJob)."""
+    from knowledge_base.db import engine_for, migrate
+    from nlu.retention import run_retention
+
+    settings = get_settings()
+    engine = engine_for(settings.database_url)
+    migrate(engine)
+    report = run_retention(engine, days if days is not None else settings.retention_days)
+    typer.echo(
+        json.dumps(
+            {
+                "cutoff": report.cutoff.isoformat(),
+                "turns_erased": report.turns_erased,
+                "callers_blanked": report.callers_blanked,
+                "tracker_events_deleted": report.tracker_events_deleted,
+            }
+        )
+    )

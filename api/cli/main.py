@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from api.cli.dialogue import dossiers_app, rasa_app
+from api.cli.dialogue import dossiers_app, rasa_app, retention_app
 from api.cli.staff import users_app
 from api.cli.voice import voice_app
 from api.logs import configure
@@ -32,6 +32,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dossiers_app, name="dossiers")
 app.add_typer(users_app, name="users")
+app.add_typer(retention_app, name="retention")
 app.add_typer(voice_app, name="voice")
 
 QuestionFormat = Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")]
@@ -234,20 +235,21 @@ def _base_rows(
     from collections import Counter
 
     from knowledge_base.db import session_scope
-    from knowledge_base.ranking.pipeline import collect, examples_for_training
+    from knowledge_base.ranking.pipeline import collect, examples_for_training, training_rows
     from knowledge_base.retrieval.searcher import HybridSearcher
 
     unranked = HybridSearcher(kb.searcher.index, kb.embedder)
     with session_scope(kb.engine) as session:
         examples = examples_for_training(session, _training_files(kb, train))
     typer.echo(f"computing candidates for {len(examples)} training questions …", err=True)
-    return unranked, collect(unranked, examples), dict(Counter(e.source for e in examples))
+    rows = training_rows(unranked, examples, collect(unranked, examples))
+    return unranked, rows, dict(Counter(e.source for e in examples))
 
 
 def _cross_validated(
     kb: KnowledgeBase, items: list[EvalQuestion], folds: int, strip_accents: bool, train: list[str]
 ) -> dict[str, Any]:
-    from knowledge_base.ranking.pipeline import collect, cross_validate
+    from knowledge_base.ranking.pipeline import collect, cross_validate, training_rows
     from knowledge_base.ranking.training import Example
 
     known = kb.known_codes()
@@ -258,7 +260,9 @@ def _cross_validated(
     ]
     unranked, base, _ = _base_rows(kb, train)
     rows = collect(unranked, scored, strip_accents)
-    report = cross_validate(rows, scored, base, folds)
+    written = rows if not strip_accents else collect(unranked, scored)
+    learnt = training_rows(unranked, scored, written)
+    report = cross_validate(rows, scored, base, folds, train_rows=learnt)
     report["skipped_unknown_codes"] = len(items) - len(scored)
     report["strip_accents"] = strip_accents
     return report

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.auth.models import Role
+from api.auth.service import Staff
 from api.deps import ChatDep, StaffDep, current_staff
 from api.errors import ConflictError, NotFoundError
 from api.routes.admin_inbox import LinkOut, known_code, unknown_code
@@ -27,6 +29,12 @@ class ProcedurePick(BaseModel):
     code: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+def editor_limits(staff: Staff) -> bool:
+    """Editors read and answer only conversations waiting for a person; reviewers and admins
+    may open any transcript (complaints, audits)."""
+    return not staff.may(Role.REVIEWER)
+
+
 def _turn(t: object) -> TurnOut:
     return TurnOut.model_validate(
         {"id": t.id, "role": t.role.value, "text": t.text, "created_at": t.created_at}  # type: ignore[attr-defined]
@@ -43,18 +51,24 @@ async def waiting(service: ChatDep) -> list[ConversationOut]:
 
 
 @router.get("/{conversation_id}/turns", response_model=list[TurnOut], summary="Transcript")
-async def transcript(conversation_id: ConversationId, service: ChatDep) -> list[TurnOut]:
-    turns = await run_in_threadpool(service.transcript, conversation_id, 0)
+async def transcript(
+    conversation_id: ConversationId, service: ChatDep, staff: StaffDep
+) -> list[TurnOut]:
+    turns = await run_in_threadpool(service.transcript, conversation_id, 0, editor_limits(staff))
     if turns is None:
-        raise NotFoundError("unknown conversation")
+        raise NotFoundError("unknown conversation, or not waiting for a person")
     return [_turn(t) for t in turns]
 
 
 @router.post("/{conversation_id}/reply", response_model=TurnOut, summary="Reply as staff")
-async def reply(conversation_id: ConversationId, body: StaffReply, service: ChatDep) -> TurnOut:
-    turn = await run_in_threadpool(service.staff_reply, conversation_id, body.text)
+async def reply(
+    conversation_id: ConversationId, body: StaffReply, service: ChatDep, staff: StaffDep
+) -> TurnOut:
+    turn = await run_in_threadpool(
+        service.staff_reply, conversation_id, body.text, editor_limits(staff)
+    )
     if turn is None:
-        raise NotFoundError("unknown conversation")
+        raise NotFoundError("unknown conversation, or not waiting for a person")
     return _turn(turn)
 
 

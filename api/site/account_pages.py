@@ -21,7 +21,7 @@ from api.deps import (
     StaffDep,
     run_in_session,
 )
-from api.errors import rate_limited_message
+from api.errors import ForbiddenError, rate_limited_message
 from api.ratelimit import RateLimitedError
 from api.routes.auth import attempt_login, end_session, set_session_cookie
 from api.site.render import SITE_PREFIX, page
@@ -35,6 +35,17 @@ def _safe_next(target: str) -> str:
     if target.startswith(SITE_PREFIX) and not target.startswith("//"):
         return target
     return SITE_PREFIX
+
+
+def _same_origin(request: Request) -> bool:
+    """Login CSRF: a form on another site must not sign the browser in to an account of the
+    attacker's. Browsers send Origin on POST; a client that sends none is not a browser."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    forwarded = request.headers.get("x-forwarded-host")
+    return origin == expected or (forwarded is not None and origin.endswith("://" + forwarded))
 
 
 @router.get("/login")
@@ -52,6 +63,8 @@ async def login_submit(
     client: ClientDep,
     next: Annotated[str, Form(max_length=300)] = SITE_PREFIX,
 ) -> Response:
+    if not _same_origin(request):
+        raise ForbiddenError("the login form was posted from another site")
     try:
         result = await attempt_login(kb, limiter, client, username, password)
     except RateLimitedError as exc:

@@ -16,7 +16,7 @@ from api.deps import ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
 from api.routes import admin_inbox
 from api.routes.admin_feedback import TicketOut, answer_ticket
-from api.routes.staff import link_procedure
+from api.routes.staff import editor_limits, link_procedure
 from api.schemas import CitizenText
 from api.site.render import SITE_PREFIX, back_to, page
 from nlu import tickets
@@ -98,9 +98,11 @@ async def handoff_list(request: Request, chat: ChatDep, staff: EditorDep) -> HTM
     return page(request, "handoff_list.html", staff, waiting=waiting)
 
 
-def _handoff_context(chat: ChatService, conversation_id: str) -> dict[str, Any] | None:
+def _handoff_context(
+    chat: ChatService, conversation_id: str, waiting_only: bool
+) -> dict[str, Any] | None:
     """The transcript, the citizen's questions and procedures to suggest for them."""
-    turns = chat.transcript(conversation_id, 0)
+    turns = chat.transcript(conversation_id, 0, waiting_only)
     if turns is None:
         return None
     questions = handoff_questions(turns)
@@ -116,7 +118,7 @@ async def _handoff_page(
     status_code: int = 200,
     error: str = "",
 ) -> HTMLResponse:
-    context = await run_in_threadpool(_handoff_context, chat, conversation_id)
+    context = await run_in_threadpool(_handoff_context, chat, conversation_id, editor_limits(staff))
     if context is None:
         raise NotFoundError("unknown conversation")
     return page(
@@ -137,7 +139,7 @@ async def handoff_conversation(
     if not request.headers.get("hx-request"):
         return await _handoff_page(request, chat, staff, conversation_id)
     # the transcript alone, polled every few seconds: no suggestions to compute
-    turns = await run_in_threadpool(chat.transcript, conversation_id, 0)
+    turns = await run_in_threadpool(chat.transcript, conversation_id, 0, editor_limits(staff))
     if turns is None:
         raise NotFoundError("unknown conversation")
     return page(request, "handoff_turns.html", staff, conversation_id=conversation_id, turns=turns)
@@ -155,7 +157,10 @@ async def handoff_reply(
     if reply is None:
         error = "Nội dung trả lời không được để trống."
         return await _handoff_page(request, chat, staff, conversation_id, 422, error)
-    if await run_in_threadpool(chat.staff_reply, conversation_id, reply) is None:
+    if (
+        await run_in_threadpool(chat.staff_reply, conversation_id, reply, editor_limits(staff))
+        is None
+    ):
         raise NotFoundError("unknown conversation")
     return back_to(f"{SITE_PREFIX}/handoff/{conversation_id}", "replied")
 

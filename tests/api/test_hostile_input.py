@@ -16,7 +16,7 @@ from api.main import create_app
 from api.site import catalogue_pages
 from knowledge_base.service import KnowledgeBase
 from nlu.chat import OfflineDialogue
-from tests.api.conftest import staffed_kb
+from tests.api.conftest import PASSWORD, staffed_kb
 from tests.api.site.test_pages import sign_in
 
 
@@ -112,3 +112,11 @@ def test_a_ticket_past_a_million_can_still_be_answered(client: TestClient) -> No
         "/staff/feedback/PA-2026-1000000", data={"csrf_token": csrf, "status": "dang_xu_ly"}
     )
     assert missing.status_code == 404  # a valid number that does not exist, not a 422
+
+
+def test_the_login_form_refuses_posts_from_another_site(client: TestClient) -> None:
+    form = {"username": "editor1", "password": PASSWORD, "next": "/staff"}
+    forged = client.post("/staff/login", data=form, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    own = client.post("/staff/login", data=form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 200 and own.url.path == "/staff"

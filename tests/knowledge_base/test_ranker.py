@@ -8,7 +8,7 @@ import pytest
 
 from knowledge_base.ranking.features import FEATURE_NAMES
 from knowledge_base.ranking.model import Ranker, load_ranker
-from knowledge_base.ranking.pipeline import may_replace, retrain
+from knowledge_base.ranking.pipeline import may_replace, retrain, typed_without_accents
 from knowledge_base.ranking.training import Example, QueryRows, fit_ranker
 
 
@@ -90,3 +90,12 @@ def test_retrain_on_the_sample_catalogue_writes_a_model_with_figures(sample_kb, 
     assert 0.0 <= report.info.cv["recall@1"] <= 1.0 and len(report.info.cv["folds"]) == 3
     served = load_ranker(tmp_path)
     assert served is not None and served.info.trained_at == report.info.trained_at
+
+
+def test_a_fixed_third_of_asked_questions_is_learnt_without_accents():
+    asked = [Example(f"làm căn cước lần {i} ở đâu", ("1.014061",), "staff") for i in range(300)]
+    chosen = [e for e in asked if typed_without_accents(e)]
+    assert 70 < len(chosen) < 130  # about a third
+    assert chosen == [e for e in reversed(asked) if typed_without_accents(e)][::-1]  # by text
+    assert not typed_without_accents(Example("lam can cuoc o dau", ("1.014061",), "staff"))
+    assert not typed_without_accents(Example("làm căn cước", ("1.014061",), "synthetic"))
