@@ -48,21 +48,19 @@ from knowledge_base.settings import Settings, get_settings
 from nlu.actions import ActionServer
 from nlu.chat import ChatService, DialogueEngine, OfflineDialogue, RasaRestClient
 from nlu.dossiers import (
-    FailureLimiter,
-    MemoryFailureLimiter,
-    RedisFailureLimiter,
+    AttemptLimiter,
+    MemoryAttemptLimiter,
+    RedisAttemptLimiter,
     load_sample_if_empty,
 )
 
 logger = logging.getLogger(__name__)
 
 
-def _limiter(settings: Settings) -> FailureLimiter:
+def _limiter(settings: Settings) -> AttemptLimiter:
     if settings.redis_url:
-        return RedisFailureLimiter(
-            settings.redis_url, settings.dossier_max_failures, settings.dossier_failure_window_s
-        )
-    return MemoryFailureLimiter(settings.dossier_max_failures, settings.dossier_failure_window_s)
+        return RedisAttemptLimiter(settings.redis_url)
+    return MemoryAttemptLimiter()
 
 
 def _seed_sample_dossiers(kb: KnowledgeBase) -> None:

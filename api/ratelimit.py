@@ -7,6 +7,8 @@ is logged — a citizen must not be refused because a counter is unavailable."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 import math
@@ -134,3 +136,8 @@ def client_key(request: Request, trusted_proxy_hops: int) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return peer
+
+
+def client_hash(client: str, secret: str) -> str:
+    """What is stored of a client address: a keyed hash, enough to count by, not to read."""
+    return hmac.new(secret.encode(), client.encode(), hashlib.sha256).hexdigest()[:32]

@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     redis_url: str = ""  # set: Redis lock store for Rasa and shared dossier rate limits
     cors_origins: list[str] = []  # portal origins allowed to embed the chat widget
     staff_session_ttl_s: int = 8 * 3600  # a working day; then log in again
-    dossier_max_failures: int = 5
+    dossier_max_failures: int = 5  # per conversation and per dossier code
     dossier_failure_window_s: int = 900
+    dossier_client_max_failures: int = 20  # per client address
+    dossier_client_window_s: int = 86_400
     max_question_chars: int = 2000
     retention_days: int = Field(default=180, ge=1)  # `hotline retention run` erases older turns
     max_body_bytes: int = 256 * 1024  # larger request bodies get 413 before they are read
@@ -98,7 +100,26 @@ class Settings(BaseSettings):
                 "HOTLINE_SECRET_KEY is a placeholder or too short; "
                 "set a random value of at least 16 characters outside development"
             )
+        if self.environment == "production":
+            self._check_production()
         return self
+
+    def _check_production(self) -> None:
+        """What one process may do on its own in development must be shared, or
+        authenticated, in production."""
+        missing = [
+            name
+            for name, unset in (
+                # limits and look-up counters kept per process would multiply with replicas
+                ("HOTLINE_REDIS_URL", not self.redis_url),
+                # behind a same-host proxy every caller is loopback: a token is the only proof
+                ("HOTLINE_RASA_ACTION_TOKEN", bool(self.rasa_url) and not self.rasa_action_token),
+                ("HOTLINE_VOICE_STREAM_TOKEN", not self.voice_stream_token),
+            )
+            if unset
+        ]
+        if missing:
+            raise ValueError(f"production needs {', '.join(missing)}")
 
     @property
     def resolved_rasa_dir(self) -> Path:

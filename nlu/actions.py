@@ -21,7 +21,8 @@ from knowledge_base.text.normalize import fold_accents, normalize_text
 from knowledge_base.text.tokens import content_syllables
 from nlu import tickets
 from nlu.dossiers import (
-    FailureLimiter,
+    AttemptLimiter,
+    LookUpLimits,
     TooManyAttemptsError,
     look_up,
     normalize_dossier_code,
@@ -132,8 +133,15 @@ def rating_of(text: str, entity: str | None) -> int | None:
 class ActionServer:
     """Runs the named action; blocking work (retrieval, SQL) — call it from a worker thread."""
 
-    def __init__(self, kb: KnowledgeBase, engine: Engine, limiter: FailureLimiter) -> None:
+    def __init__(self, kb: KnowledgeBase, engine: Engine, limiter: AttemptLimiter) -> None:
         self.kb, self.engine, self.limiter = kb, engine, limiter
+        settings = kb.settings
+        self.look_up_limits = LookUpLimits(
+            settings.dossier_max_failures,
+            settings.dossier_failure_window_s,
+            settings.dossier_client_max_failures,
+            settings.dossier_client_window_s,
+        )
         self._actions: dict[str, Callable[[Turn, ActionResult], None]] = {
             "action_answer": self.answer,
             "action_choose_option": self.choose_option,
@@ -284,7 +292,17 @@ class ActionServer:
         result.set("phone_last4", None)
         try:
             with session_scope(self.engine) as session:
-                found = look_up(session, self.limiter, turn.sender_id, code, last4)
+                conversation = session.get(Conversation, turn.sender_id)
+                client = conversation.client_key if conversation is not None else ""
+                found = look_up(
+                    session,
+                    self.limiter,
+                    self.look_up_limits,
+                    turn.sender_id,
+                    code,
+                    last4,
+                    client or "",
+                )
         except TooManyAttemptsError:
             result.say(
                 "Anh/chị đã nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút "

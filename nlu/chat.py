@@ -90,13 +90,19 @@ class ChatService:
     def __init__(self, kb: KnowledgeBase, engine: Engine, dialogue: DialogueEngine) -> None:
         self.kb, self.engine, self.dialogue = kb, engine, dialogue
 
-    async def handle(self, session_id: str | None, message: str, channel: str = "web") -> ChatReply:
+    async def handle(
+        self, session_id: str | None, message: str, channel: str = "web", client: str = ""
+    ) -> ChatReply:
+        """One citizen turn; ``client`` (a keyed hash of the address) is kept with a new
+        conversation so that limits inside the dialogue can count per client."""
         # NFC (decomposed accents halve Rasa's accuracy) but the citizen's own casing, which
         # staff read in transcripts and feedback.
         text = unicodedata.normalize("NFC", message).strip()
         conversation_id = session_id or new_session_id()
         started = time.perf_counter()
-        state = await run_in_threadpool(self._record_citizen, conversation_id, text, channel)
+        state = await run_in_threadpool(
+            self._record_citizen, conversation_id, text, channel, client
+        )
         if state is ConversationState.WAITING_HUMAN:
             return ChatReply(conversation_id, [], handoff=True, degraded=False)
         degraded = False
@@ -119,11 +125,13 @@ class ChatService:
             return session.get(Conversation, conversation_id) is not None
 
     # --- blocking helpers (worker threads) -----------------------------------------------
-    def _record_citizen(self, conversation_id: str, text: str, channel: str) -> ConversationState:
+    def _record_citizen(
+        self, conversation_id: str, text: str, channel: str, client: str
+    ) -> ConversationState:
         with session_scope(self.engine) as session:
             conversation = session.get(Conversation, conversation_id)
             if conversation is None:
-                conversation = _opened(session, conversation_id, channel)
+                conversation = _opened(session, conversation_id, channel, client)
             session.add(ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=text))
             return ConversationState(conversation.state or ConversationState.BOT)
 
@@ -169,7 +177,7 @@ class ChatService:
     ) -> None:
         """A turn handled outside the dialogue engine (a phone keypad menu), kept in the same
         transcript so analytics and the inbox see it."""
-        self._record_citizen(conversation_id, said, channel)
+        self._record_citizen(conversation_id, said, channel, "")
         messages = [ChatMessage(text, []) for text in replies]
         self._record_bot(conversation_id, messages, [dict(meta) for _ in messages], False, 0.0)
 
@@ -227,12 +235,14 @@ def _visible(conversation: Conversation | None, waiting_only: bool) -> bool:
     return not waiting_only or conversation.state is ConversationState.WAITING_HUMAN
 
 
-def _opened(session: Session, conversation_id: str, channel: str) -> Conversation:
+def _opened(session: Session, conversation_id: str, channel: str, client: str) -> Conversation:
     """Create the conversation; two first messages racing on one id both end up in the one
     row the faster of them inserted."""
     try:
         with session.begin_nested():
-            conversation = Conversation(id=conversation_id, channel=channel)
+            conversation = Conversation(
+                id=conversation_id, channel=channel, client_key=client or None
+            )
             session.add(conversation)
         return conversation
     except IntegrityError:

@@ -4,11 +4,11 @@ second-factor check and a limit on failed attempts."""
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from nlu.models import Dossier
 
+logger = logging.getLogger(__name__)
 DOSSIER_CODE_RE = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}")
 _COMPACT_CODE_RE = re.compile(r"(\d{3})(\d{2})(\d{2})([A-Z]\d{2})(\d{6})(\d{4})")
 CSV_COLUMNS = (
@@ -104,54 +105,108 @@ def import_dossiers(
     return DossierImportReport(imported, updated, rejected)
 
 
-class FailureLimiter(Protocol):
-    """Counts failed look-ups per key inside a window."""
+@dataclass(frozen=True)
+class Quota:
+    """At most ``limit`` failed look-ups for ``key`` inside ``window_s`` seconds."""
 
-    def blocked(self, key: str) -> bool: ...
+    key: str
+    limit: int
+    window_s: int
 
-    def record_failure(self, key: str) -> None: ...
+
+class AttemptLimiter(Protocol):
+    """Check and count in one step, so parallel guesses cannot all pass a check made before
+    any of them is counted: ``reserve`` counts an attempt against every quota, or refuses
+    without counting when one is used up; ``release`` takes back a reservation that turned
+    out to be a success."""
+
+    def reserve(self, quotas: Sequence[Quota]) -> bool: ...
+
+    def release(self, quotas: Sequence[Quota]) -> None: ...
 
 
-class MemoryFailureLimiter:
-    def __init__(self, limit: int = 5, window_s: float = 900.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, list[float]] = defaultdict(list)
+class MemoryAttemptLimiter:
+    """One process only (development). Keys expire with their window, so the map stays
+    bounded by the traffic of one window."""
+
+    def __init__(self) -> None:
+        self._attempts: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str) -> list[float]:
-        cutoff = time.monotonic() - self.window_s
-        recent = [t for t in self._failures[key] if t > cutoff]
-        self._failures[key] = recent
+    def _recent(self, quota: Quota, now: float) -> list[float]:
+        recent = [t for t in self._attempts.get(quota.key, ()) if t > now - quota.window_s]
+        if recent:
+            self._attempts[quota.key] = recent
+        else:
+            self._attempts.pop(quota.key, None)
         return recent
 
-    def blocked(self, key: str) -> bool:
+    def reserve(self, quotas: Sequence[Quota]) -> bool:
+        now = time.monotonic()
         with self._lock:
-            return len(self._recent(key)) >= self.limit
+            if any(len(self._recent(q, now)) >= q.limit for q in quotas):
+                return False
+            for quota in quotas:
+                self._attempts.setdefault(quota.key, []).append(now)
+            return True
 
-    def record_failure(self, key: str) -> None:
+    def release(self, quotas: Sequence[Quota]) -> None:
         with self._lock:
-            self._recent(key).append(time.monotonic())
+            for quota in quotas:
+                attempts = self._attempts.get(quota.key)
+                if attempts:
+                    attempts.pop()
 
 
-class RedisFailureLimiter:
-    """Shared across API replicas: a counter per key that expires with the window."""
+# KEYS: the counters; ARGV: limit and window of each, in turn. Refuse without counting when
+# any counter is full; otherwise count on all (a new counter expires with its window).
+_RESERVE = """
+for i, key in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', key) or '0')
+  if used >= tonumber(ARGV[2 * i - 1]) then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[2 * i]) end
+end
+return 1
+"""
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 1
+"""
 
-    def __init__(self, url: str, limit: int = 5, window_s: int = 900) -> None:
+
+class RedisAttemptLimiter:
+    """Shared by every process and replica; each step is one Lua script, so it is atomic."""
+
+    def __init__(self, url: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
-        self.limit, self.window_s = limit, window_s
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._errors = (redis.RedisError,)
+        self._reserve = client.register_script(_RESERVE)
+        self._release = client.register_script(_RELEASE)
 
-    def blocked(self, key: str) -> bool:
-        value = self._redis.get(f"hotline:dossier-fail:{key}")
-        return value is not None and int(value) >= self.limit
+    @staticmethod
+    def _names(quotas: Sequence[Quota]) -> list[str]:
+        return [f"hotline:dossier-attempts:{q.key}" for q in quotas]
 
-    def record_failure(self, key: str) -> None:
-        name = f"hotline:dossier-fail:{key}"
-        with self._redis.pipeline() as pipe:
-            pipe.incr(name)
-            pipe.expire(name, self.window_s, nx=True)
-            pipe.execute()
+    def reserve(self, quotas: Sequence[Quota]) -> bool:
+        """Fails closed: without its counters the look-up would be an unlimited oracle."""
+        args = [v for q in quotas for v in (q.limit, q.window_s)]
+        try:
+            return bool(self._reserve(keys=self._names(quotas), args=args))
+        except self._errors:
+            logger.warning("dossiers.limiter_unavailable", extra={"fail": "closed"})
+            return False
+
+    def release(self, quotas: Sequence[Quota]) -> None:
+        try:
+            self._release(keys=self._names(quotas))
+        except self._errors:
+            logger.warning("dossiers.limiter_unavailable", extra={"step": "release"})
 
 
 class TooManyAttemptsError(Exception):
@@ -167,22 +222,45 @@ class DossierStatus:
     due_on: date | None
 
 
+@dataclass(frozen=True)
+class LookUpLimits:
+    max_failures: int  # per conversation and per dossier code, inside window_s
+    window_s: int
+    client_max_failures: int  # per client address, inside client_window_s
+    client_window_s: int
+
+    def quotas(self, conversation_id: str, code: str, client: str) -> list[Quota]:
+        quotas = [
+            Quota(f"conv:{conversation_id}", self.max_failures, self.window_s),
+            Quota(f"code:{code}", self.max_failures, self.window_s),
+        ]
+        if client:
+            quotas.append(Quota(f"client:{client}", self.client_max_failures, self.client_window_s))
+        return quotas
+
+
 def look_up(
-    session: Session, limiter: FailureLimiter, conversation_id: str, code: str, last4: str
+    session: Session,
+    limiter: AttemptLimiter,
+    limits: LookUpLimits,
+    conversation_id: str,
+    code: str,
+    last4: str,
+    client: str = "",
 ) -> DossierStatus | None:
     """The status when code and phone digits match, else None; raises when rate-limited.
 
-    Failures count both per conversation and per dossier code, so guessing the four digits
-    from many conversations is limited too.
+    Failures count per conversation, per dossier code (guessing the four digits from many
+    conversations) and per client address (trying many codes). The attempt is counted before
+    the look-up and taken back when it succeeds.
     """
-    keys = (f"conv:{conversation_id}", f"code:{code}")
-    if any(limiter.blocked(k) for k in keys):
+    quotas = limits.quotas(conversation_id, code, client)
+    if not limiter.reserve(quotas):
         raise TooManyAttemptsError(conversation_id)
     dossier = session.scalar(select(Dossier).where(Dossier.code == code))
     if dossier is None or dossier.phone_last4 != last4:
-        for key in keys:
-            limiter.record_failure(key)
         return None
+    limiter.release(quotas)
     return DossierStatus(
         dossier.code,
         dossier.procedure_name,

@@ -48,6 +48,8 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the opaque session id
     channel: Mapped[str] = mapped_column(String(16), default="web")  # web | phone
+    # a keyed hash of the client address that opened it (per-client limits inside the dialogue)
+    client_key: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[ConversationState] = mapped_column(
         _enum(ConversationState), default=ConversationState.BOT
     )

@@ -115,3 +115,35 @@ def resolve_session(session: Session, token: str) -> Staff | None:
 
 def close_session(session: Session, token: str) -> None:
     session.execute(delete(StaffSession).where(StaffSession.token_hash == _digest(token)))
+
+
+def _user(session: Session, username: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise AccountError(f"user {username!r} does not exist")
+    return user
+
+
+def revoke_sessions(session: Session, username: str) -> int:
+    """Sign the user out everywhere; how many sessions were open."""
+    user = _user(session, username)
+    result = session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_active(session: Session, username: str, active: bool) -> StaffUser:
+    """Disable (and sign out) or re-enable an account; nothing is deleted."""
+    user = _user(session, username)
+    user.active = active
+    if not active:
+        revoke_sessions(session, username)
+    return user
+
+
+def reset_password(session: Session, username: str) -> str:
+    """A new generated password (to show once); every open session of the user ends."""
+    user = _user(session, username)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    revoke_sessions(session, username)
+    return password

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ChatDep, ClientDep, LimiterDep
 from api.errors import NotFoundError
+from api.ratelimit import client_hash
 from api.schemas import ChatMessageOut, ChatRequest, ChatResponse, TurnOut
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
@@ -23,7 +24,8 @@ async def chat(
     known = body.session_id is not None and await run_in_threadpool(service.exists, body.session_id)
     if not known:
         await limiter.hit("new_conversations", client)
-    reply = await service.handle(body.session_id, body.message)
+    keyed = client_hash(client, service.kb.settings.secret_key)
+    reply = await service.handle(body.session_id, body.message, client=keyed)
     return ChatResponse(
         session_id=reply.session_id,
         messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in reply.messages],

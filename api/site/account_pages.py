@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.models import Role, StaffUser
-from api.auth.service import AccountError, create_user, generate_password
+from api.auth.service import (
+    AccountError,
+    create_user,
+    generate_password,
+    reset_password,
+    revoke_sessions,
+    set_active,
+)
 from api.deps import (
     SESSION_COOKIE,
     AdminDep,
@@ -21,7 +28,7 @@ from api.deps import (
     StaffDep,
     run_in_session,
 )
-from api.errors import ForbiddenError, rate_limited_message
+from api.errors import ForbiddenError, NotFoundError, rate_limited_message
 from api.ratelimit import RateLimitedError
 from api.routes.auth import attempt_login, end_session, set_session_cookie
 from api.site.render import SITE_PREFIX, page
@@ -113,28 +120,62 @@ async def users_page(request: Request, kb: KnowledgeBaseDep, staff: AdminDep) ->
     return page(request, "users.html", staff, users=await run_in_session(kb, _users))
 
 
-@router.post("/users/{username}/unlock")
-async def users_unlock(
+UserAction = Literal["unlock", "disable", "enable", "reset", "signout"]
+_DONE = {
+    "unlock": "Đã mở khóa đăng nhập cho {name}.",
+    "disable": "Đã khóa tài khoản {name} và đăng xuất mọi phiên.",
+    "enable": "Đã mở lại tài khoản {name}.",
+    "reset": "Đã đặt lại mật khẩu cho {name}; mọi phiên cũ đã kết thúc.",
+    "signout": "Đã đăng xuất {name} khỏi {count} phiên.",
+}
+
+
+def _change_account(session: Session, actor: str, name: str, action: UserAction) -> tuple[str, int]:
+    """The new password (reset) and the number of sessions ended (sign-out), as they apply."""
+    password, count = "", 0
+    if action == "disable":
+        set_active(session, name, False)
+    elif action == "enable":
+        set_active(session, name, True)
+    elif action == "reset":
+        password = reset_password(session, name)
+    elif action == "signout":
+        count = revoke_sessions(session, name)
+    session.add(AuditEntry(actor=actor, action=f"user.{action}", target=f"user:{name}"))
+    return password, count
+
+
+@router.post("/users/{username}/{action}")
+async def users_action(
     request: Request,
     kb: KnowledgeBaseDep,
     staff: AdminDep,
     limiter: LimiterDep,
     username: Annotated[str, Path(max_length=64)],
+    action: UserAction,
 ) -> HTMLResponse:
-    """Lift the lock that wrong passwords put on an account before it expires by itself."""
-    await limiter.clear("login_user", username)
-    await run_in_session(
-        kb,
-        lambda s: s.add(
-            AuditEntry(actor=staff.username, action="user.unlock", target=f"user:{username}")
-        ),
-    )
+    """Unlock after wrong passwords, disable or re-enable, reset the password (shown once),
+    or end every session of an account."""
+    if action in ("disable", "reset", "signout") and username == staff.username:
+        error = "Không thực hiện trên chính tài khoản đang dùng (nhờ quản trị viên khác)."
+        users = await run_in_session(kb, _users)
+        return page(request, "users.html", staff, 422, users=users, error=error)
+    if action == "unlock":
+        await limiter.clear("login_user", username)
+    try:
+        password, count = await run_in_session(
+            kb, lambda s: _change_account(s, staff.username, username, action)
+        )
+    except AccountError:
+        raise NotFoundError(f"no user {username!r}") from None
     return page(
         request,
         "users.html",
         staff,
         users=await run_in_session(kb, _users),
-        notice_text=f"Đã mở khóa đăng nhập cho {username}.",
+        notice_text=_DONE[action].format(name=username, count=count),
+        created_user=username if password else "",
+        created_password=password,
     )
 
 

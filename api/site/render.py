@@ -63,6 +63,10 @@ AUDIT_ACTIONS = {
     "fact.clear": "Xoá số liệu",
     "ranker.retrain": "Huấn luyện lại mô hình",
     "user.unlock": "Mở khóa đăng nhập",
+    "user.disable": "Khóa tài khoản",
+    "user.enable": "Mở lại tài khoản",
+    "user.reset": "Đặt lại mật khẩu",
+    "user.signout": "Đăng xuất mọi phiên",
 }
 _LOG_PHRASES = (
     (re.compile(r"^created$"), "tạo mới"),

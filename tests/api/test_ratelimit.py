@@ -16,8 +16,10 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 
 from api.main import create_app
-from api.ratelimit import client_key
+from api.ratelimit import client_hash, client_key
+from knowledge_base.db import session_scope
 from nlu.chat import OfflineDialogue
+from nlu.models import Conversation
 from tests.api.conftest import PASSWORD, staffed_kb
 from tests.api.site.test_pages import sign_in
 
@@ -134,3 +136,14 @@ def test_an_unreachable_redis_fails_open_quickly(tmp_path: Path) -> None:
         for _ in range(3):
             assert app.post("/api/v1/ask", json={"question": "hộ chiếu"}).status_code == 200
         assert time.monotonic() - started < 10
+
+
+def test_a_conversation_keeps_a_keyed_hash_of_its_client_not_the_address(tmp_path: Path) -> None:
+    with _client(tmp_path, trusted_proxy_hops=1) as app:
+        headers = {"X-Forwarded-For": "198.51.100.23"}
+        sid = app.post("/api/v1/chat", json={"message": "xin chào"}, headers=headers).json()
+        kb = app.app.state.kb
+        with session_scope(kb.engine) as session:
+            stored = session.get(Conversation, sid["session_id"]).client_key
+        assert stored == client_hash("198.51.100.23", kb.settings.secret_key)
+        assert "198.51.100.23" not in stored and len(stored) == 32

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from knowledge_base.db import session_scope
 from nlu.actions import ActionServer, chosen_option, is_follow_up, rating_of
-from nlu.dossiers import MemoryFailureLimiter, load_sample_if_empty
+from nlu.dossiers import LookUpLimits, MemoryAttemptLimiter, load_sample_if_empty
 from nlu.models import Conversation, ConversationState, FeedbackTicket, Rating
 
 
@@ -47,7 +47,9 @@ def slot_events(result: dict[str, Any]) -> dict[str, Any]:
 def actions(sample_kb) -> ActionServer:
     with session_scope(sample_kb.engine) as session:
         load_sample_if_empty(session)
-    return ActionServer(sample_kb, sample_kb.engine, MemoryFailureLimiter(limit=3, window_s=60))
+    server = ActionServer(sample_kb, sample_kb.engine, MemoryAttemptLimiter())
+    server.look_up_limits = LookUpLimits(3, 60, 20, 86_400)
+    return server
 
 
 def test_answer_sets_the_procedure_and_follow_up_reuses_it(actions):

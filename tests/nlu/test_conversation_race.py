@@ -23,7 +23,7 @@ def test_the_slower_of_two_first_messages_joins_the_conversation(
         assert slower.get(Conversation, "race-conversation-1") is None  # it looked: not there
         with session_scope(kb.engine) as faster:  # meanwhile the other request inserts it
             faster.add(Conversation(id="race-conversation-1", channel="web"))
-        joined = _opened(slower, "race-conversation-1", "web")
+        joined = _opened(slower, "race-conversation-1", "web", "")
         assert joined.id == "race-conversation-1"
     with session_scope(kb.engine) as session:
         count = session.scalar(select(func.count()).where(Conversation.id == "race-conversation-1"))

@@ -1,7 +1,9 @@
 """Dossier codes, CSV import, second-factor look-up and the failure limit (SQLite, PostgreSQL,
 and the Redis limiter on the real server)."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from sqlalchemy import select
 from knowledge_base.db import make_engine, migrate, session_scope
 from nlu.dossiers import (
     SAMPLE_DOSSIERS,
-    MemoryFailureLimiter,
-    RedisFailureLimiter,
+    LookUpLimits,
+    MemoryAttemptLimiter,
+    Quota,
+    RedisAttemptLimiter,
     TooManyAttemptsError,
     import_dossiers,
     look_up,
@@ -22,6 +26,7 @@ from nlu.dossiers import (
 from nlu.models import Dossier
 
 CODE = "000.00.12.H55-240101-0001"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.mark.parametrize(
@@ -89,26 +94,56 @@ def test_missing_columns_is_a_clear_error(tmp_path: Path):
 def test_look_up_needs_both_factors_and_limits_guessing(engine):
     with session_scope(engine) as session:
         import_dossiers(session, read_dossier_csv(SAMPLE_DOSSIERS))
-    limiter = MemoryFailureLimiter(limit=3, window_s=60)
+    limiter, limits = MemoryAttemptLimiter(), LookUpLimits(3, 60, 20, 86_400)
     with session_scope(engine) as session:
-        found = look_up(session, limiter, "conv-1", CODE, "5678")
+        found = look_up(session, limiter, limits, "conv-1", CODE, "5678")
         assert found is not None and found.status == "Đã có kết quả"
-        assert look_up(session, limiter, "conv-1", CODE, "0000") is None
-        assert look_up(session, limiter, "conv-1", "999.99.99.H99-999999-9999", "5678") is None
-        assert look_up(session, limiter, "conv-1", CODE, "1111") is None
+        assert look_up(session, limiter, limits, "conv-1", CODE, "0000") is None
+        assert (
+            look_up(session, limiter, limits, "conv-1", "999.99.99.H99-999999-9999", "5678") is None
+        )
+        assert look_up(session, limiter, limits, "conv-1", CODE, "1111") is None
         with pytest.raises(TooManyAttemptsError):
-            look_up(session, limiter, "conv-1", CODE, "5678")
+            look_up(session, limiter, limits, "conv-1", CODE, "5678")
         # wrong digits for one code from many conversations lock that code too
-        assert look_up(session, limiter, "conv-2", CODE, "2222") is None
+        assert look_up(session, limiter, limits, "conv-2", CODE, "2222") is None
         with pytest.raises(TooManyAttemptsError):
-            look_up(session, limiter, "conv-3", CODE, "5678")
+            look_up(session, limiter, limits, "conv-3", CODE, "5678")
 
 
-def test_redis_limiter_on_the_real_server():
-    pytest.importorskip("redis")
-    limiter = RedisFailureLimiter("redis://127.0.0.1:6379/0", limit=2, window_s=30)
-    key = f"test-{uuid.uuid4().hex}"
-    assert not limiter.blocked(key)
-    limiter.record_failure(key)
-    limiter.record_failure(key)
-    assert limiter.blocked(key)
+def test_one_client_trying_many_codes_from_many_conversations_is_limited(engine):
+    limiter, limits = MemoryAttemptLimiter(), LookUpLimits(5, 60, 4, 86_400)
+    with session_scope(engine) as session:
+        for n in range(4):
+            code = f"000.00.12.H55-240101-{n:04d}"
+            assert look_up(session, limiter, limits, f"c{n}", code, "0000", "client-a") is None
+        with pytest.raises(TooManyAttemptsError):
+            look_up(session, limiter, limits, "c9", "000.00.12.H55-240101-0099", "0", "client-a")
+        assert (
+            look_up(session, limiter, limits, "c9", "000.00.12.H55-240101-0099", "0", "b") is None
+        )
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_fifty_parallel_wrong_guesses_pass_at_most_the_limit(kind):
+    limiter = MemoryAttemptLimiter() if kind == "memory" else RedisAttemptLimiter(REDIS_URL)
+    quotas = [
+        Quota(f"code:test-{uuid.uuid4().hex}", 5, 60),
+        Quota(f"conv:{uuid.uuid4().hex}", 50, 60),
+    ]
+    barrier = threading.Barrier(50)
+
+    def guess(_: int) -> bool:
+        barrier.wait()
+        return limiter.reserve(quotas)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        passed = sum(pool.map(guess, range(50)))
+    assert passed == 5
+    limiter.release(quotas)  # a success gives its attempt back
+    assert limiter.reserve(quotas) and not limiter.reserve(quotas)
+
+
+def test_an_unreachable_redis_refuses_look_ups():
+    limiter = RedisAttemptLimiter("redis://127.0.0.1:1/0")
+    assert not limiter.reserve([Quota(f"code:{uuid.uuid4().hex}", 5, 60)])

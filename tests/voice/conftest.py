@@ -12,7 +12,7 @@ from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu.actions import ActionServer
 from nlu.chat import ChatService, OfflineDialogue
-from nlu.dossiers import MemoryFailureLimiter, load_sample_if_empty
+from nlu.dossiers import MemoryAttemptLimiter, load_sample_if_empty
 from voice.call import VoiceServices
 from voice.runtime import build_services
 from voice.stt.scripted import ScriptedRecognizer
@@ -42,7 +42,7 @@ def scripted_services(kb: KnowledgeBase, transcripts: list[str]) -> VoiceService
     with session_scope(kb.engine) as session:
         load_sample_if_empty(session)  # the invented dossiers of nlu/data/sample_dossiers.csv
     chat = ChatService(kb, kb.engine, OfflineDialogue())
-    actions = ActionServer(kb, kb.engine, MemoryFailureLimiter(5, 900))
+    actions = ActionServer(kb, kb.engine, MemoryAttemptLimiter())
     services = build_services(kb, chat, actions, recognizer=ScriptedRecognizer(transcripts))
     services.silence_s = 2.0
     services.key_timeout_s = 3.0

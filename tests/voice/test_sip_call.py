@@ -22,7 +22,7 @@ from sqlalchemy import select
 from knowledge_base.db import session_scope
 from nlu.actions import ActionServer
 from nlu.chat import ChatService, OfflineDialogue
-from nlu.dossiers import MemoryFailureLimiter
+from nlu.dossiers import MemoryAttemptLimiter
 from nlu.models import ChatTurn, TurnRole, VoiceCall
 from nlu.runtime import free_port
 from tests.conftest import REPO, SHARED_DATA
@@ -154,7 +154,7 @@ def test_baresip_calls_through_the_pjsua2_bridge(sample_kb, tmp_path):
     )
     (tmp_path / "accounts").write_text(f"<sip:caller@127.0.0.1:{caller_port}>;regint=0\n")
     chat = ChatService(sample_kb, sample_kb.engine, OfflineDialogue())
-    actions = ActionServer(sample_kb, sample_kb.engine, MemoryFailureLimiter())
+    actions = ActionServer(sample_kb, sample_kb.engine, MemoryAttemptLimiter())
     services = build_services(sample_kb, chat, actions, recognizer=VietAsrRecognizer())
 
     bridge_log = tmp_path / "bridge.log"

@@ -47,6 +47,10 @@ def send(page, text: str) -> None:
     before = page.locator(".hl-bot").count()
     page.fill(".hl-form input", text)
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"document.querySelectorAll('.hl-bot').length > {before}", timeout=30_000
-    )
+    wait_for_bot(page, before)
+
+
+def wait_for_bot(page, before: int) -> None:
+    """Until a reply beyond the first ``before`` shows. Locators, not a JavaScript predicate:
+    the pages' Content Security Policy forbids evaluating strings, as it should."""
+    page.locator(".hl-bot").nth(before).wait_for(timeout=30_000)

@@ -7,7 +7,7 @@ import pytest
 
 from knowledge_base.db import session_scope
 from knowledge_base.models import CurationStatus, FaqEntry
-from tests.web.conftest import ARTIFACTS, bot_texts, send
+from tests.web.conftest import ARTIFACTS, bot_texts, send, wait_for_bot
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def test_citizen_chats_picks_a_quick_reply_and_rates(rasa_stack, phone):
     assert choices.count() >= 2
     before = page.locator(".hl-bot").count()
     choices.first.click()
-    page.wait_for_function(f"document.querySelectorAll('.hl-bot').length > {before}")
+    wait_for_bot(page, before)
     answer = bot_texts(page)[-1]
     assert "Hồ sơ gồm" in answer
     link = page.locator(".hl-bot a").last
@@ -35,12 +35,12 @@ def test_citizen_chats_picks_a_quick_reply_and_rates(rasa_stack, phone):
 
     send(page, "tạm biệt")
     page.locator(".hl-buttons button", has_text="5").last.click()
-    page.wait_for_function("document.body.innerText.includes('5/5')")
+    page.get_by_text("5/5").first.wait_for()
 
     # the session survives a reload (localStorage) and the transcript comes back
     page.reload()
     page.get_by_role("button", name="Hỏi đáp thủ tục").click()
-    page.wait_for_function("document.querySelectorAll('.hl-me').length >= 2")
+    page.locator(".hl-me").nth(1).wait_for()
     assert any("hộ chiếu" in t for t in page.locator(".hl-me").all_inner_texts())
 
 
@@ -52,7 +52,7 @@ def test_keyboard_only_use(rasa_stack, phone):
     assert page.evaluate("document.activeElement.name") == "message"
     page.keyboard.type("đăng ký kết hôn cần gì")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.body.innerText.includes('Đăng ký kết hôn')")
+    page.get_by_text("Đăng ký kết hôn").first.wait_for()
     page.keyboard.press("Escape")
     assert page.locator(".hl-panel").is_hidden()
 
