@@ -14,6 +14,7 @@ from api.site.render import SITE_PREFIX, error_page, to_login
 from knowledge_base.curation import (
     CurationError,
     EntryNotFoundError,
+    FourEyesError,
     InvalidEntryError,
     VersionConflictError,
     WorkflowError,
@@ -58,6 +59,7 @@ _CURATION_STATUS: dict[type[CurationError], tuple[int, str]] = {
     EntryNotFoundError: (404, "not_found"),
     VersionConflictError: (409, "version_conflict"),
     WorkflowError: (409, "workflow"),
+    FourEyesError: (409, "four_eyes"),
     InvalidEntryError: (422, "invalid_entry"),
 }
 

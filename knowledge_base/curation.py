@@ -41,6 +41,10 @@ class WorkflowError(CurationError):
     """The step is not allowed from the entry's current state."""
 
 
+class FourEyesError(WorkflowError):
+    """Publishing needs the entry sent for review and a person other than its last author."""
+
+
 class InvalidEntryError(CurationError):
     """The content cannot be saved as it is; the message (Vietnamese) says why."""
 
@@ -184,11 +188,20 @@ class Workflow(Generic[EntryT, VersionT, ContentT]):
         entry.published_version = row.number
         entry.status = CurationStatus.PUBLISHED
 
-    def publish(self, session: Session, actor: str, entry_id: int) -> EntryT:
+    def publish(
+        self, session: Session, actor: str, entry_id: int, single_person: bool = False
+    ) -> EntryT:
+        """Four eyes: the newest version must have been sent for review, and the reviewer
+        must not be its author — unless ``single_person`` (an office of one)."""
         entry = self._locked(session, entry_id)
+        if entry.status is CurationStatus.DRAFT and not single_person:
+            raise FourEyesError("send the entry for review before it is published")
         if entry.status not in (CurationStatus.DRAFT, CurationStatus.IN_REVIEW):
             raise WorkflowError(f"nothing to publish (entry is {entry.status})")
-        self._make_live(entry, self.version(session, entry_id, entry.version))
+        newest = self.version(session, entry_id, entry.version)
+        if newest.author == actor and not single_person:
+            raise FourEyesError("the author of a version cannot publish it; another reviewer must")
+        self._make_live(entry, newest)
         self._audit(session, actor, "publish", entry.id, f"version {entry.version}")
         return entry
 

@@ -52,10 +52,13 @@ class Settings(BaseSettings):
     redis_url: str = ""  # set: Redis lock store for Rasa and shared dossier rate limits
     cors_origins: list[str] = []  # portal origins allowed to embed the chat widget
     staff_session_ttl_s: int = 8 * 3600  # a working day; then log in again
+    single_person_office: bool = False  # allow publishing without a second person
     dossier_max_failures: int = 5  # per conversation and per dossier code
     dossier_failure_window_s: int = 900
     dossier_client_max_failures: int = 20  # per client address
     dossier_client_window_s: int = 86_400
+    feedback_per_client_hour: int = 5  # feedback tickets per conversation and per client
+    handoff_per_client_hour: int = 5  # requests for a person per conversation and per client
     max_question_chars: int = 2000
     retention_days: int = Field(default=180, ge=1)  # `hotline retention run` erases older turns
     max_body_bytes: int = 256 * 1024  # larger request bodies get 413 before they are read

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from knowledge_base.answer.compose import near_variants
 from knowledge_base.db import session_scope
@@ -23,6 +23,7 @@ from nlu import tickets
 from nlu.dossiers import (
     AttemptLimiter,
     LookUpLimits,
+    Quota,
     TooManyAttemptsError,
     look_up,
     normalize_dossier_code,
@@ -327,8 +328,27 @@ class ActionServer:
         )
 
     # --- feedback, rating, handoff -----------------------------------------------------------
+    def _within(self, turn: Turn, what: str, per_hour: int) -> bool:
+        """Count one ``what`` for this conversation and its client; False once either has
+        had ``per_hour`` in the last hour (nothing is counted then)."""
+        with session_scope(self.engine) as session:
+            conversation = session.get(Conversation, turn.sender_id)
+            client = conversation.client_key if conversation is not None else None
+        quotas = [Quota(f"{what}:conv:{turn.sender_id}", per_hour, 3600)]
+        if client:
+            quotas.append(Quota(f"{what}:client:{client}", per_hour, 3600))
+        return self.limiter.reserve(quotas)
+
     def submit_feedback(self, turn: Turn, result: ActionResult) -> None:
         content = str(turn.slots.get("feedback_content") or "").strip()
+        result.set("feedback_content", None)
+        if not self._within(turn, "feedback", self.kb.settings.feedback_per_client_hour):
+            result.say(
+                "Anh/chị đã gửi nhiều phản ánh trong thời gian ngắn. Vui lòng thử lại sau ít "
+                f"phút hoặc gọi tổng đài {self.kb.settings.hotline_phone}.",
+                intent="feedback",
+            )
+            return
         with session_scope(self.engine) as session:
             ticket = tickets.create(session, turn.sender_id, content)
         result.say(
@@ -337,7 +357,6 @@ class ActionServer:
             intent="feedback",
             ticket=ticket,
         )
-        result.set("feedback_content", None)
 
     def ask_rating(self, turn: Turn, result: ActionResult) -> None:
         result.say(
@@ -352,8 +371,12 @@ class ActionServer:
         if score is None:
             result.say("Anh/chị vui lòng chọn một số từ 1 đến 5.", intent="rate")
             return
-        with session_scope(self.engine) as session:
-            session.add(Rating(conversation_id=turn.sender_id, score=score))
+        with session_scope(self.engine) as session:  # one rating per conversation: the last
+            rated = session.scalar(select(Rating).where(Rating.conversation_id == turn.sender_id))
+            if rated is None:
+                session.add(Rating(conversation_id=turn.sender_id, score=score))
+            else:
+                rated.score = score
         result.say(
             f"Cảm ơn anh/chị đã đánh giá {score}/5. Chúc anh/chị một ngày tốt lành!",
             intent="rate",
@@ -362,6 +385,13 @@ class ActionServer:
         result.set("awaiting_rating", False)
 
     def handoff(self, turn: Turn, result: ActionResult) -> None:
+        if not self._within(turn, "handoff", self.kb.settings.handoff_per_client_hour):
+            result.say(
+                "Anh/chị đã yêu cầu gặp nhân viên nhiều lần trong thời gian ngắn. Vui lòng gọi "
+                f"tổng đài {self.kb.settings.hotline_phone} để được hỗ trợ trực tiếp.",
+                intent="handoff",
+            )
+            return
         with session_scope(self.engine) as session:
             conversation = session.get(Conversation, turn.sender_id)
             if conversation is None:

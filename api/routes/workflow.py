@@ -45,7 +45,11 @@ def add_workflow_routes(
     @router.post(f"{path}/{{entry_id}}/publish", response_model=out_model)
     async def publish(entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep) -> BaseModel:
         return await live_change(
-            kb, entry_id, lambda s: workflow.publish(s, staff.username, entry_id)
+            kb,
+            entry_id,
+            lambda s: workflow.publish(
+                s, staff.username, entry_id, kb.settings.single_person_office
+            ),
         )
 
     @router.post(f"{path}/{{entry_id}}/archive", response_model=out_model)

@@ -46,6 +46,7 @@ ERROR_MESSAGES = {
     "not_found": "Không tìm thấy mục được yêu cầu.",
     "version_conflict": "Mục này vừa được người khác lưu; thay đổi của bạn chưa được lưu.",
     "workflow": "Thao tác này không áp dụng được với trạng thái hiện tại của mục.",
+    "four_eyes": "Mục phải được gửi duyệt, và người duyệt phải khác người soạn phiên bản này.",
     "invalid_request": "Dữ liệu nhập chưa hợp lệ.",
     "rate_limited": "Quá nhiều yêu cầu trong thời gian ngắn; hãy thử lại sau ít phút.",
 }

@@ -52,7 +52,13 @@ def add_workflow_pages(
         request: Request, entry_id: int, kb: KnowledgeBaseDep, staff: ReviewerDep
     ) -> HTMLResponse:
         return await live_change(
-            request, kb, staff, entry_id, lambda s: workflow.publish(s, staff.username, entry_id)
+            request,
+            kb,
+            staff,
+            entry_id,
+            lambda s: workflow.publish(
+                s, staff.username, entry_id, kb.settings.single_person_office
+            ),
         )
 
     @router.post("/{entry_id}/archive")

@@ -104,6 +104,11 @@ def test_workflow_roles_publish_rollback_and_search(app, kb):
     )
 
     reviewer = login(app, "reviewer1")
+    unsent = app.post(f"/api/v1/admin/faq/{entry}/publish", headers=reviewer)
+    assert unsent.status_code == 409 and unsent.json()["error"]["code"] == "four_eyes"
+    editor = login(app, "editor1")
+    app.post(f"/api/v1/admin/faq/{entry}/submit", headers=editor)
+    reviewer = login(app, "reviewer1")
     app.post(f"/api/v1/admin/faq/{entry}/publish", headers=reviewer)
     assert "nghỉ thứ bảy" in kb.ask("bộ phận một cửa làm việc thứ bảy không").answer
     rolled = app.post(
@@ -126,6 +131,7 @@ def test_workflow_roles_publish_rollback_and_search(app, kb):
 def test_failed_index_build_keeps_the_old_index(app, kb, monkeypatch):
     editor = login(app, "editor1")
     entry = app.post("/api/v1/admin/faq", json=FAQ, headers=editor).json()["id"]
+    app.post(f"/api/v1/admin/faq/{entry}/submit", headers=editor)
     reviewer = login(app, "reviewer1")
 
     def broken(*args, **kwargs):
@@ -186,3 +192,22 @@ def test_unanswered_inbox_groups_drafts_and_dismisses(app):
     assert app.get("/api/v1/admin/inbox").json() == []
     gone = app.post("/api/v1/admin/inbox/draft", json={"key": top["key"]}, headers=editor)
     assert gone.status_code == 404
+
+
+def test_four_eyes_a_reviewer_cannot_publish_their_own_version(app, tmp_path):
+    reviewer = login(app, "reviewer1")
+    own = app.post("/api/v1/admin/faq", json=FAQ, headers=reviewer).json()
+    app.post(f"/api/v1/admin/faq/{own['id']}/submit", headers=reviewer)
+    refused = app.post(f"/api/v1/admin/faq/{own['id']}/publish", headers=reviewer)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "four_eyes"
+    admin = login(app, "admin1")
+    assert app.post(f"/api/v1/admin/faq/{own['id']}/publish", headers=admin).status_code == 200
+
+
+def test_a_single_person_office_may_publish_alone(tmp_path):
+    kb = staffed_kb(tmp_path, single_person_office=True)
+    with TestClient(create_app(kb=kb, dialogue=OfflineDialogue())) as client:
+        reviewer = login(client, "reviewer1")
+        own = client.post("/api/v1/admin/faq", json=FAQ, headers=reviewer).json()
+        published = client.post(f"/api/v1/admin/faq/{own['id']}/publish", headers=reviewer)
+        assert published.status_code == 200 and published.json()["status"] == "published"

@@ -63,10 +63,12 @@ def test_a_published_entry_changes_how_questions_are_read_and_found(
 ) -> None:
     assert "khai sinh" not in parse_question(NEW_WORDING).objects
     before = [p.name for p in kb.ask(NEW_WORDING).procedures[:1]]
-    reviewer = login(app, "reviewer1")
-    entry = app.post("/api/v1/admin/lexicon", json=ENTRY, headers=reviewer).json()
+    editor = login(app, "editor1")
+    entry = app.post("/api/v1/admin/lexicon", json=ENTRY, headers=editor).json()
+    app.post(f"/api/v1/admin/lexicon/{entry['id']}/submit", headers=editor)
     # a draft changes nothing
     assert "khai sinh" not in parse_question(NEW_WORDING).objects
+    reviewer = login(app, "reviewer1")
     app.post(f"/api/v1/admin/lexicon/{entry['id']}/publish", headers=reviewer)
     assert "khai sinh" in parse_question(NEW_WORDING).objects
     assert "khai sinh" in parse_question("giay chao doi").objects  # accent-free alike
@@ -79,11 +81,13 @@ def test_a_published_entry_changes_how_questions_are_read_and_found(
 
 
 def test_retiring_a_bundled_entry_and_listing(app: TestClient) -> None:
-    reviewer = login(app, "reviewer1")
+    editor = login(app, "editor1")
     retired = {"kind": "phrase", "term": "xác nhận tình trạng hôn nhân", "phrases": []}
     retired["active"] = False
     assert "xác nhận tình trạng hôn nhân" in parse_question("xin giấy độc thân").official
-    entry = app.post("/api/v1/admin/lexicon", json=retired, headers=reviewer).json()
+    entry = app.post("/api/v1/admin/lexicon", json=retired, headers=editor).json()
+    app.post(f"/api/v1/admin/lexicon/{entry['id']}/submit", headers=editor)
+    reviewer = login(app, "reviewer1")
     app.post(f"/api/v1/admin/lexicon/{entry['id']}/publish", headers=reviewer)
     assert "xác nhận tình trạng hôn nhân" not in parse_question("xin giấy độc thân").official
     lines = app.get("/api/v1/admin/lexicon", params={"q": "tinh trang hon nhan"}).json()

@@ -202,3 +202,26 @@ def test_choice_parsing(text, expected):
 )
 def test_rating_parsing(text, expected):
     assert rating_of(text, None) == expected
+
+
+def test_feedback_handoff_and_rating_are_bounded_per_conversation(actions, sample_kb):
+    for n in range(5):
+        content = {"feedback_content": f"Góp ý số {n}: cần thêm ghế chờ"}
+        ok = actions.run(request("action_submit_feedback", "x", content, sender="conv-flood"))
+        assert re.search(r"PA-\d{4}-\d{6}", ok["responses"][0]["text"])
+    refused = actions.run(
+        request("action_submit_feedback", "x", {"feedback_content": "nữa"}, sender="conv-flood")
+    )
+    assert "nhiều phản ánh" in refused["responses"][0]["text"]
+    for _ in range(5):
+        actions.run(request("action_handoff", "gặp nhân viên", sender="conv-flood"))
+    busy = actions.run(request("action_handoff", "gặp nhân viên", sender="conv-flood"))
+    assert "gọi tổng đài" in busy["responses"][0]["text"]
+    assert not busy["responses"][0]["custom"]["hotline"].get("handoff")
+    for score in ("5", "1"):
+        actions.run(
+            request("action_save_rating", score, {"awaiting_rating": True}, sender="conv-flood")
+        )
+    with session_scope(sample_kb.engine) as session:
+        scores = session.scalars(select(Rating.score).where(Rating.conversation_id == "conv-flood"))
+        assert list(scores) == [1]  # one rating per conversation: the last one given

@@ -87,8 +87,12 @@ def test_editor_drafts_reviewer_publishes_widget_answers_rollback(rasa_stack, de
     assert "Đã cập nhật chỉ mục" in reviewer.locator("#index-message").inner_text()
     assert FIRST in widget_answer(phone, base, QUESTION)
 
-    reviewer.get_by_label("Câu trả lời").fill(SECOND)
-    reviewer.get_by_role("button", name="Lưu phiên bản mới").click()
+    # four eyes: the editor writes the second version, the reviewer publishes it
+    editor.goto(entry_url)
+    editor.get_by_label("Câu trả lời").fill(SECOND)
+    editor.get_by_role("button", name="Lưu phiên bản mới").click()
+    editor.get_by_role("button", name="Gửi duyệt").click()
+    reviewer.goto(entry_url)
     reviewer.get_by_role("button", name="Duyệt và xuất bản").click()
     assert SECOND in widget_answer(phone, base, QUESTION)
 

@@ -57,6 +57,7 @@ def test_editor_changes_a_bundled_entry_and_reviewer_publishes(site: TestClient)
     assert "Đã lưu phiên bản mới." in saved.text
     diff = site.get(f"{entry_url}/diff", params={"from": 1, "to": 2})
     assert "+Cách nói: giấy mừng em bé" in diff.text
+    site.post(f"{entry_url}/submit", data={"csrf_token": csrf})
     site.post("/staff/logout", data={"csrf_token": csrf})
     csrf = sign_in(site, "reviewer1")
     published = site.post(f"{entry_url}/publish", data={"csrf_token": csrf})
