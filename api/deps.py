@@ -14,8 +14,9 @@ from api.auth.models import Role
 from api.auth.service import Staff, resolve_session
 from api.errors import ForbiddenError, UnauthorizedError
 from api.ratelimit import RateLimiter, client_key
+from knowledge_base.answer.results import IndexRefresh
 from knowledge_base.db import session_scope
-from knowledge_base.service import IndexRefresh, KnowledgeBase
+from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings
 from nlu.actions import ActionServer
 from nlu.chat import ChatService

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,7 @@ from knowledge_base.answer.compose import (
     unsure,
     variant_note,
 )
+from knowledge_base.answer.results import AskResult, FaqHit, IndexRefresh, ProcedureHit
 from knowledge_base.answer.scope import is_out_of_scope
 from knowledge_base.curation import is_live
 from knowledge_base.db import engine_for, migrate, session_scope
@@ -55,45 +55,6 @@ ANSWER_CACHE_SIZE = 4096
 # which nothing was recognised needs this much, and below UNSURE_FLOOR it is out of scope.
 UNRECOGNISED_THRESHOLD = 0.8
 UNSURE_FLOOR = 0.3
-
-
-@dataclass(frozen=True)
-class IndexRefresh:
-    ok: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class ProcedureHit:
-    code: str
-    name: str
-    score: float
-    level: str
-    agency: str
-    url: str
-
-
-@dataclass(frozen=True)
-class FaqHit:
-    id: int
-    question: str
-    answer: str
-    procedure_codes: list[str]
-    score: float
-
-
-@dataclass(frozen=True)  # shared between callers by the answer cache
-class AskResult:
-    answerable: bool
-    aspect: str
-    answer: str
-    procedures: list[ProcedureHit] = field(default_factory=list)
-    faq: list[FaqHit] = field(default_factory=list)
-    confidence: float = 0.0
-    from_faq: bool = False  # the answer is a curated FAQ entry, not composed from a procedure
-    # why it was not answered: "out_of_scope" (not about procedures at all) or "unsure" (about a
-    # procedure, but which one is not clear: the closest ones are offered)
-    refusal_kind: Literal["out_of_scope", "unsure"] | None = None
 
 
 def unranked_confidence(hit: Hit) -> float:

@@ -7,7 +7,6 @@ Rasa posts ``{"next_action", "sender_id", "tracker", "domain"}``; an action answ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from knowledge_base.answer.compose import near_variants
+from knowledge_base.answer.results import ProcedureHit
 from knowledge_base.db import session_scope
-from knowledge_base.service import KnowledgeBase, ProcedureHit
-from knowledge_base.text.normalize import fold_accents, normalize_text
-from knowledge_base.text.tokens import content_syllables
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.text.normalize import normalize_text
 from nlu import tickets
 from nlu.dossiers import (
     AttemptLimiter,
@@ -30,28 +29,12 @@ from nlu.dossiers import (
     normalize_last4,
 )
 from nlu.models import Conversation, ConversationState, Rating
+from nlu.reading import chosen_option, is_follow_up, rating_of, settles_variant
 
 Json = dict[str, Any]
 HANDOFF_BUTTON = {"title": "Gặp nhân viên", "payload": "/handoff"}
-# Phrases that ask about "the same procedure" rather than name a new one (accent-free).
-_FOLLOW_UP_RE = re.compile(
-    r"\b(?:con|vay|the|thi sao|the nao|ra sao|le phi|phi|bao nhieu( tien)?|het|mat|tien|"
-    r"bao lau|may ngay|thoi han|thoi gian|nop|online|truc tuyen|truc tiep|buu dien|buu chinh|"
-    r"qua mang|o dau|noi nao|lam o|co quan nao|(ai )?giai quyet|xu ly|giay to( gi)?|ho so gom|"
-    r"can (mang|gi|nhung gi)|mang theo|nhung gi|cac buoc|trinh tu|dieu kien|ket qua|"
-    r"can cu|phap ly|re hon|nhanh hon|duoc khong|khong|roi|a|nhe|lam|gi)\b"
-)
 _BAD_DOSSIER_CODE = "Mã hồ sơ chưa đúng định dạng. Mã có dạng 000.00.12.H55-240101-0001."
 _BAD_LAST4 = "Anh/chị vui lòng nhập đủ 4 chữ số cuối của số điện thoại."
-_ORDINALS = {"nhat": 1, "dau": 1, "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "cuoi": -1}
-_RATING_WORDS = [
-    ("rat khong hai long", 1),
-    ("khong hai long", 2),
-    ("binh thuong", 3),
-    ("tam duoc", 3),
-    ("rat hai long", 5),
-    ("hai long", 4),
-]
 
 
 @dataclass
@@ -95,40 +78,6 @@ class Turn:
             slots=dict(tracker.get("slots") or {}),
             entities={e["entity"]: str(e.get("value")) for e in latest.get("entities") or []},
         )
-
-
-def is_follow_up(text: str) -> bool:
-    """True when the question names no procedure of its own ("còn lệ phí thì sao?")."""
-    rest = _FOLLOW_UP_RE.sub(" ", fold_accents(normalize_text(text)))
-    return len(content_syllables(rest)) <= 1
-
-
-def settles_variant(question: str, chosen: str, variants: list[str]) -> bool:
-    """True when the question names what sets ``chosen`` apart from each variant ("cấp tỉnh")."""
-    asked = content_syllables(question)
-    mine = content_syllables(chosen)
-    return all(bool((mine - content_syllables(v)) & asked) for v in variants)
-
-
-def chosen_option(text: str, entity: str | None, count: int) -> int | None:
-    """1-based choice from "số 2", "cái thứ hai", "2", or a button's entity."""
-    raw = entity or text
-    digits = re.findall(r"\d+", raw)
-    if digits:
-        value = int(digits[0])
-    else:
-        words = fold_accents(normalize_text(raw)).split()
-        value = next((_ORDINALS[w] for w in words if w in _ORDINALS), 0)
-        value = count if value == -1 else value
-    return value if 1 <= value <= count else None
-
-
-def rating_of(text: str, entity: str | None) -> int | None:
-    digits = re.findall(r"[1-5]", entity or text)
-    if digits:
-        return int(digits[0])
-    folded = fold_accents(normalize_text(text))
-    return next((score for phrase, score in _RATING_WORDS if phrase in folded), None)
 
 
 class ActionServer:

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from knowledge_base.db import session_scope
-from nlu.actions import ActionServer, chosen_option, is_follow_up, rating_of
+from nlu.actions import ActionServer
 from nlu.dossiers import LookUpLimits, MemoryAttemptLimiter, load_sample_if_empty
 from nlu.models import Conversation, ConversationState, FeedbackTicket, Rating
+from nlu.reading import chosen_option, is_follow_up, rating_of
 
 
 def request(

@@ -1,0 +1,61 @@
+"""Reading the citizen's short replies inside a conversation: a follow-up about the same
+procedure, a choice from the offered list, a rating."""
+
+from __future__ import annotations
+
+import re
+
+from knowledge_base.text.normalize import fold_accents, normalize_text
+from knowledge_base.text.tokens import content_syllables
+
+# Phrases that ask about "the same procedure" rather than name a new one (accent-free).
+_FOLLOW_UP_RE = re.compile(
+    r"\b(?:con|vay|the|thi sao|the nao|ra sao|le phi|phi|bao nhieu( tien)?|het|mat|tien|"
+    r"bao lau|may ngay|thoi han|thoi gian|nop|online|truc tuyen|truc tiep|buu dien|buu chinh|"
+    r"qua mang|o dau|noi nao|lam o|co quan nao|(ai )?giai quyet|xu ly|giay to( gi)?|ho so gom|"
+    r"can (mang|gi|nhung gi)|mang theo|nhung gi|cac buoc|trinh tu|dieu kien|ket qua|"
+    r"can cu|phap ly|re hon|nhanh hon|duoc khong|khong|roi|a|nhe|lam|gi)\b"
+)
+_ORDINALS = {"nhat": 1, "dau": 1, "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "cuoi": -1}
+_RATING_WORDS = [
+    ("rat khong hai long", 1),
+    ("khong hai long", 2),
+    ("binh thuong", 3),
+    ("tam duoc", 3),
+    ("rat hai long", 5),
+    ("hai long", 4),
+]
+
+
+def is_follow_up(text: str) -> bool:
+    """True when the question names no procedure of its own ("còn lệ phí thì sao?")."""
+    rest = _FOLLOW_UP_RE.sub(" ", fold_accents(normalize_text(text)))
+    return len(content_syllables(rest)) <= 1
+
+
+def settles_variant(question: str, chosen: str, variants: list[str]) -> bool:
+    """True when the question names what sets ``chosen`` apart from each variant ("cấp tỉnh")."""
+    asked = content_syllables(question)
+    mine = content_syllables(chosen)
+    return all(bool((mine - content_syllables(v)) & asked) for v in variants)
+
+
+def chosen_option(text: str, entity: str | None, count: int) -> int | None:
+    """1-based choice from "số 2", "cái thứ hai", "2", or a button's entity."""
+    raw = entity or text
+    digits = re.findall(r"\d+", raw)
+    if digits:
+        value = int(digits[0])
+    else:
+        words = fold_accents(normalize_text(raw)).split()
+        value = next((_ORDINALS[w] for w in words if w in _ORDINALS), 0)
+        value = count if value == -1 else value
+    return value if 1 <= value <= count else None
+
+
+def rating_of(text: str, entity: str | None) -> int | None:
+    digits = re.findall(r"[1-5]", entity or text)
+    if digits:
+        return int(digits[0])
+    folded = fold_accents(normalize_text(text))
+    return next((score for phrase, score in _RATING_WORDS if phrase in folded), None)
