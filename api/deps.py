@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth.models import Role
 from api.auth.service import Staff, resolve_session
+from api.channels import ChannelReplies
 from api.errors import ForbiddenError, UnauthorizedError
 from api.ratelimit import RateLimiter, client_key
 from knowledge_base.answer.results import IndexRefresh
@@ -75,6 +76,11 @@ def get_chat(request: Request) -> ChatService:
     return chat
 
 
+def get_channel_replies(request: Request) -> ChannelReplies:
+    replies: ChannelReplies = request.app.state.channel_replies
+    return replies
+
+
 def get_actions(request: Request) -> ActionServer:
     actions: ActionServer = request.app.state.actions
     return actions
@@ -127,6 +133,7 @@ def role(needed: Role) -> Callable[[Staff], Staff]:
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+ChannelRepliesDep = Annotated[ChannelReplies, Depends(get_channel_replies)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 ClientDep = Annotated[str, Depends(client_of)]
 ActionsDep = Annotated[ActionServer, Depends(get_actions)]

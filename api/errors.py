@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.ratelimit import RateLimitedError
@@ -19,6 +22,14 @@ from knowledge_base.curation import (
     VersionConflictError,
     WorkflowError,
 )
+from knowledge_base.metrics import RATE_LIMITED
+
+logger = logging.getLogger(__name__)
+UNAVAILABLE_MESSAGE = (
+    "Hệ thống đang tạm thời gián đoạn. Xin vui lòng thử lại sau ít phút, "
+    "hoặc gọi tổng đài để được hỗ trợ."
+)
+UNAVAILABLE_RETRY_S = 30
 
 
 class ApiError(Exception):
@@ -62,6 +73,8 @@ _CURATION_STATUS: dict[type[CurationError], tuple[int, str]] = {
     FourEyesError: (409, "four_eyes"),
     InvalidEntryError: (422, "invalid_entry"),
 }
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _body(code: str, message: str, details: object = None) -> dict[str, object]:
@@ -114,10 +127,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimitedError)
     async def _rate_limited(request: Request, exc: RateLimitedError) -> Response:
+        RATE_LIMITED.labels(exc.rule).inc()
         retry = {"Retry-After": str(exc.retry_after_s)}
         details = {"rule": exc.rule, "retry_after_s": exc.retry_after_s}
         message = rate_limited_message(exc)
         return _respond(request, 429, "rate_limited", message, details, retry)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # the server also logs the traceback: Starlette re-raises after this response
+        logger.error(
+            "api.unexpected_error",
+            extra={"path": request.url.path, "error": type(exc).__name__},
+        )
+        message = "Đã có lỗi xảy ra. Xin vui lòng thử lại sau."
+        return _respond(request, 500, "internal_error", message)
+
+    async def _database(request: Request, exc: Exception) -> Response:
+        # connection refused, dropped or timed out: nothing was committed (each request is one
+        # transaction), the pool reconnects by itself once the database is back
+        if isinstance(exc, DBAPIError) and not _is_outage(exc):
+            return await _unexpected(request, exc)
+        logger.error(
+            "database.unavailable",
+            extra={"path": request.url.path, "error": type(exc).__name__},
+        )
+        retry = {"Retry-After": str(UNAVAILABLE_RETRY_S)}
+        return _respond(request, 503, "unavailable", UNAVAILABLE_MESSAGE, headers=retry)
+
+    for outage in (DBAPIError, DisconnectionError, PoolTimeoutError):
+        app.add_exception_handler(outage, _database)
 
     @app.exception_handler(CurationError)
     async def _curation(request: Request, exc: CurationError) -> Response:
@@ -135,5 +174,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = "not_found" if exc.status_code == 404 else "http_error"
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
         return _respond(request, exc.status_code, code, str(exc.detail))
+
+
+def _is_outage(exc: DBAPIError) -> bool:
+    """The database could not be reached or dropped the connection — not a bad query."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)

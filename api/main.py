@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.body_limit import BodyLimitMiddleware
+from api.channels import ChannelReplies
+from api.channels.zalo import views as zalo_views
 from api.errors import install_error_handlers
+from api.metrics import RequestMetricsMiddleware
+from api.metrics import router as metrics_router
 from api.ratelimit import RateLimiter
+from api.request_id import RequestIdMiddleware
 from api.routes import (
     admin_faq,
     admin_feedback,
@@ -24,6 +30,7 @@ from api.routes import (
     auth,
     chat,
     health,
+    notifications,
     portal,
     procedures,
     rasa_webhook,
@@ -39,9 +46,11 @@ from api.site import (
     faq_pages,
     lexicon_pages,
     model_pages,
+    notification_pages,
 )
 from api.site.render import SITE_PREFIX
-from knowledge_base.db import session_scope
+from knowledge_base.db import session_scope, setup_lock
+from knowledge_base.following import follow_changes
 from knowledge_base.ranking.jobs import RetrainJob
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.settings import Settings, get_settings
@@ -64,7 +73,8 @@ def _limiter(settings: Settings) -> AttemptLimiter:
 
 
 def _seed_sample_dossiers(kb: KnowledgeBase) -> None:
-    with session_scope(kb.engine) as session:
+    # replicas starting together would each find the table empty and insert the same codes
+    with setup_lock(kb.engine), session_scope(kb.engine) as session:
         load_sample_if_empty(session)
 
 
@@ -89,7 +99,15 @@ def create_app(
             await run_in_threadpool(_seed_sample_dossiers, knowledge_base)
         app.state.ready = True
         logger.info("api.ready")
+        stop = asyncio.Event()
+        following = asyncio.create_task(follow_changes(knowledge_base, stop))
+        if zalo is not None:
+            await zalo.start()
         yield
+        stop.set()
+        await following
+        if zalo is not None:
+            await zalo.stop()
         if isinstance(rasa, RasaRestClient):
             await rasa.aclose()
 
@@ -106,13 +124,19 @@ def create_app(
     app.state.limiter = RateLimiter(config)
     app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
     app.state.ranker_job = RetrainJob(knowledge_base)  # one training at a time, in the background
+    app.state.channel_replies = ChannelReplies(knowledge_base.engine)  # staff replies out
+    zalo = zalo_views.install(app, app.state.chat, app.state.limiter)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(ask.router)
     app.include_router(procedures.router)
     app.include_router(chat.router)
+    app.include_router(notifications.widget_router)
+    app.include_router(notifications.admin_router)
     app.include_router(staff.router)
     app.include_router(rasa_webhook.router)
+    app.include_router(zalo_views.router)
     app.include_router(auth.router)
     app.include_router(admin_faq.router)
     app.include_router(admin_feedback.router)
@@ -128,6 +152,7 @@ def create_app(
         catalogue_pages,
         desk_pages,
         dashboard_pages,
+        notification_pages,
     ):
         app.include_router(site.router)
     app.include_router(model_pages.router)
@@ -148,4 +173,6 @@ def create_app(
         default_bytes=config.max_body_bytes,
         larger={upload: catalogue_pages.MAX_UPLOAD_BYTES + 2**20},  # the file plus its form
     )
+    app.add_middleware(RequestMetricsMiddleware)  # counts refusals by any layer below
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line has its request id
     return app

@@ -3,12 +3,80 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
 MAX_QUESTION_CHARS = 2000
+# Ids, versions and counters the API looks up: PostgreSQL's integer (SQLite's is wider); a
+# bigger number is refused with 422 instead of overflowing the database driver.
+MAX_DB_INT = 2**31 - 1
+
+
+def as_utc(value: datetime) -> datetime:
+    """Timestamps are stored in UTC, but SQLite hands them back without an offset: mark them
+    UTC so that every time the API returns is RFC 3339 with its offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="dotted path of the input, or 'body'")
+    message: str
+
+
+class RateLimitDetails(BaseModel):
+    rule: str
+    retry_after_s: int
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="machine-readable: not_found, invalid_request, rate_limited…")
+    message: str = Field(description="for people; in Vietnamese where citizens see it")
+    details: list[FieldProblem] | RateLimitDetails | None = Field(
+        default=None, description="422: each invalid field; 429: the limit that was hit"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of the whole API (api/errors.py)."""
+
+    error: ErrorInfo
+
+
+_ERROR_MEANINGS = {
+    400: "The body could not be parsed",
+    401: "Not logged in, or the session has expired",
+    403: "Missing or wrong CSRF token, or a role that may not do this",
+    404: "Nothing with that id",
+    409: "Conflicts with the current state (stale version, workflow step, four-eyes rule)",
+    410: "The conversation has ended",
+    413: "The request body is too large",
+    422: "The input is invalid",
+    429: "Too many requests; see the Retry-After header",
+    503: "Not ready, or the database is unreachable; see the Retry-After header",
+}
+# any operation may meet a database outage
+_ALWAYS = (503,)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a router: the error statuses its operations can answer, all with
+    the error shape (422 replaces FastAPI's default, which is not what the API sends)."""
+    chosen = dict.fromkeys((*codes, *_ALWAYS))
+    return {c: {"model": ErrorResponse, "description": _ERROR_MEANINGS[c]} for c in chosen}
+
+
+def error_refs(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The same for operations that answer success in another media type (FastAPI would file
+    a model under that type): errors are JSON, by reference to ErrorResponse, which the JSON
+    routers register."""
+    json = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    chosen = dict.fromkeys((*codes, *_ALWAYS))
+    return {c: {"description": _ERROR_MEANINGS[c], "content": json} for c in chosen}
 
 
 def readable_text(value: str) -> str:
@@ -59,14 +127,14 @@ class TurnOut(BaseModel):
     id: int
     role: str
     text: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ConversationOut(BaseModel):
     id: str
     channel: str
     state: str
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class StaffReply(BaseModel):

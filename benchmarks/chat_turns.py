@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from api.cli.harness import percentile, rss_mb, wait_ready
 from knowledge_base.settings import Settings
 from nlu.runtime import RasaProcess, free_port, train
 
@@ -36,30 +37,6 @@ CONVERSATION = [
     "cảm ơn",
     "tạm biệt",
 ]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def wait_ready(url: str, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).json().get("status") == "ready":
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError("API not ready")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

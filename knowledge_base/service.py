@@ -25,17 +25,18 @@ from knowledge_base.answer.compose import (
 from knowledge_base.answer.results import AskResult, FaqHit, IndexRefresh, ProcedureHit
 from knowledge_base.answer.scope import is_out_of_scope
 from knowledge_base.curation import is_live
-from knowledge_base.db import engine_for, migrate, session_scope
+from knowledge_base.db import check_schema, engine_for, migrate, session_scope, setup_lock
 from knowledge_base.facts import FactBook
 from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
 from knowledge_base.ranking.model import Ranker, load_ranker, site_model_stamp
-from knowledge_base.retrieval.documents import corpus_hash, load_documents
+from knowledge_base.retrieval.documents import content_stamp, corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
 from knowledge_base.retrieval.index import (
     Manifest,
     SearchIndex,
     build_index,
     load_index,
+    publish_lock,
     read_manifest,
 )
 from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze
@@ -81,6 +82,7 @@ class KnowledgeBase:
         self._ranker_stamp: int | None = None
         self._answers = lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._answer)
         self._ranker_generation = 0
+        self._built_from = ""  # content_stamp() when the served index was built or loaded
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -102,13 +104,23 @@ class KnowledgeBase:
         return self._embedder
 
     def warm_up(self, progress: bool = False) -> None:
-        """Migrate, seed the sample catalogue into an empty database, load or rebuild the index."""
-        migrate(self.engine)
-        if self.settings.load_sample_if_empty and self.procedure_count() == 0:
-            self.load_sample_catalogue()
+        """Prepare the database (or, where that is a separate step, check its schema), then
+        load or rebuild the index."""
+        if self.settings.migrates_on_start:
+            self.prepare_database()
+        else:
+            check_schema(self.engine)
         self.ensure_index(progress=progress)
         if self.embedder is not None:
             self.embedder.warm_up()
+
+    def prepare_database(self) -> None:
+        """Migrate, and seed the sample catalogue into an empty database: one process at a
+        time (``hotline db upgrade``, or each worker in development)."""
+        with setup_lock(self.engine):
+            migrate(self.engine)
+            if self.settings.load_sample_if_empty and self.procedure_count() == 0:
+                self.load_sample_catalogue()
 
     def procedure_count(self) -> int:
         with session_scope(self.engine) as session:
@@ -136,9 +148,15 @@ class KnowledgeBase:
 
         A rebuild happens beside the serving index; the searcher is swapped only once the new
         one is complete, so a failed build leaves the old one serving.
+
+        Under the publish lock shared by every worker process, and the database is read only
+        once it is held: a worker that waited while another published the same change loads
+        that index instead of building it again, and the last one to publish has read the
+        newest catalogue.
         """
-        with self._build_lock:
+        with self._build_lock, publish_lock(self.index_dir):
             with session_scope(self.engine) as session:
+                stamp = content_stamp(session)  # first: a change made meanwhile moves it again
                 use_lexicon(site_lexicon(session))  # before the documents: it expands them
                 documents = load_documents(session)
             embedder = self.embedder
@@ -159,6 +177,7 @@ class KnowledgeBase:
                     self._reusable_index(manifest, model_id),
                 )
             self._swap(index)
+            self._built_from = stamp
             return index
 
     def _reusable_index(self, manifest: Manifest | None, model_id: str) -> SearchIndex | None:
@@ -223,14 +242,24 @@ class KnowledgeBase:
         assert self._searcher is not None
         return self._searcher
 
+    def follow_changes(self) -> None:
+        """Catch up with a change made by another process: a worker on this box that rebuilt
+        the index or retrained the ranker (load it), or a replica elsewhere that changed what
+        the index is built from (rebuild here; unchanged embeddings are reused)."""
+        if self._searcher is None:
+            return
+        self._follow_disk()
+        with session_scope(self.engine) as session:
+            moved = content_stamp(session) != self._built_from
+        if moved:
+            self.refresh_index()
+
     def _follow_disk(self) -> None:
-        """Another worker process may have rebuilt the index or retrained the ranker: load
-        what changed."""
         self._checked_at = time.monotonic()
         assert self._searcher is not None
         self._follow_ranker()
         manifest = read_manifest(self.index_dir)
-        if manifest is not None and manifest.built_at != self._searcher.index.manifest.built_at:
+        if manifest is not None and manifest != self._searcher.index.manifest:
             try:
                 with session_scope(self.engine) as session:
                     use_lexicon(site_lexicon(session))  # it may have been rebuilt for a new one
@@ -287,10 +316,10 @@ class KnowledgeBase:
             return AskResult(True, aspect, fact, confidence=1.0, from_faq=True)
         searcher = self.searcher
         # repeated questions come from memory, until the index or the ranker changes
-        generation = (searcher.index.manifest.built_at, self._ranker_generation)
+        generation = (searcher.index.manifest, self._ranker_generation)
         return self._answers(generation, question, top_k)
 
-    def _answer(self, generation: tuple[float, int], question: str, top_k: int) -> AskResult:
+    def _answer(self, generation: tuple[Manifest, int], question: str, top_k: int) -> AskResult:
         aspect = detect_aspect(question)
         if is_out_of_scope(question):
             return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")

@@ -3,6 +3,9 @@
 Rasa posts ``{"next_action", "sender_id", "tracker", "domain"}``; an action answers with
 ``{"events": [...], "responses": [...]}``. Each response may carry ``custom.hotline`` metadata
 (intent, confidence, answered procedure) that the chat service stores with the transcript.
+
+Rasa only ever sees masked personal data (``nlu.privacy``); the dossier look-up and a ticket's
+contact reveal the conversation's own values (``nlu.raw_values``) and answer masked again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from knowledge_base.answer.results import ProcedureHit
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.text.normalize import normalize_text
-from nlu import tickets
+from nlu import privacy, tickets
 from nlu.dossiers import (
     AttemptLimiter,
     LookUpLimits,
@@ -29,6 +32,8 @@ from nlu.dossiers import (
     normalize_last4,
 )
 from nlu.models import Conversation, ConversationState, Rating
+from nlu.notifications.dialogue import NotificationDialogue
+from nlu.raw_values import RawValues, reveal, shared_raw_values
 from nlu.reading import chosen_option, is_follow_up, rating_of, settles_variant
 
 Json = dict[str, Any]
@@ -83,15 +88,23 @@ class Turn:
 class ActionServer:
     """Runs the named action; blocking work (retrieval, SQL) — call it from a worker thread."""
 
-    def __init__(self, kb: KnowledgeBase, engine: Engine, limiter: AttemptLimiter) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        engine: Engine,
+        limiter: AttemptLimiter,
+        raw_values: RawValues | None = None,
+    ) -> None:
         self.kb, self.engine, self.limiter = kb, engine, limiter
         settings = kb.settings
+        self.raw_values = raw_values or shared_raw_values(settings)
         self.look_up_limits = LookUpLimits(
             settings.dossier_max_failures,
             settings.dossier_failure_window_s,
             settings.dossier_client_max_failures,
             settings.dossier_client_window_s,
         )
+        self.notifications = NotificationDialogue(engine, settings, self.raw_values)
         self._actions: dict[str, Callable[[Turn, ActionResult], None]] = {
             "action_answer": self.answer,
             "action_choose_option": self.choose_option,
@@ -102,6 +115,8 @@ class ActionServer:
             "action_ask_rating": self.ask_rating,
             "action_save_rating": self.save_rating,
             "action_handoff": self.handoff,
+            "action_subscribe_notifications": self.notifications.subscribe,
+            "action_cancel_notifications": self.notifications.cancel,
         }
 
     def run(self, body: Json) -> Json:
@@ -221,22 +236,32 @@ class ActionServer:
         )
 
     # --- dossiers --------------------------------------------------------------------------
+    def _revealed(self, turn: Turn, text: str) -> str:
+        """The text with the conversation's masked values put back, for a look-up only."""
+        return reveal(self.raw_values.recall(turn.sender_id), text) if "*" in text else text
+
     def validate_dossier_form(self, turn: Turn, result: ActionResult) -> None:
+        # Rasa keeps the slots in its tracker: the code goes back masked, revealed again later.
         checks = (
-            ("dossier_code", normalize_dossier_code, _BAD_DOSSIER_CODE),
-            ("phone_last4", normalize_last4, _BAD_LAST4),
+            (
+                "dossier_code",
+                normalize_dossier_code,
+                _BAD_DOSSIER_CODE,
+                privacy.masked_dossier_code,
+            ),
+            ("phone_last4", normalize_last4, _BAD_LAST4, str),
         )
-        for slot, normalize, complaint in checks:
+        for slot, normalize, complaint, stored in checks:
             raw = turn.slots.get(slot)
             if raw is None:
                 continue
-            value = normalize(str(raw))
+            value = normalize(self._revealed(turn, str(raw)))
             if value is None:
                 result.say(complaint)  # the form asks again because the slot stays empty
-            result.set(slot, value)
+            result.set(slot, None if value is None else stored(value))
 
     def check_dossier(self, turn: Turn, result: ActionResult) -> None:
-        code = str(turn.slots.get("dossier_code") or "")
+        code = self._revealed(turn, str(turn.slots.get("dossier_code") or ""))
         last4 = str(turn.slots.get("phone_last4") or "")
         result.set("dossier_code", None)
         result.set("phone_last4", None)
@@ -270,11 +295,13 @@ class ActionServer:
             return
         due = found.due_on.strftime("%d/%m/%Y") if found.due_on else "chưa có"
         result.say(
-            f"Hồ sơ {found.code} ({found.procedure_name}): {found.status}. "
+            f"Hồ sơ có mã kết thúc bằng {found.code[-4:]} ({found.procedure_name}): "
+            f"{found.status}. "
             f"Cơ quan tiếp nhận: {found.receiving_agency}. Ngày hẹn trả kết quả: {due}.",
             intent="check_dossier",
             answered=True,
         )
+        self.notifications.offer(turn, result, found.code)
 
     # --- feedback, rating, handoff -----------------------------------------------------------
     def _within(self, turn: Turn, what: str, per_hour: int) -> bool:
@@ -299,7 +326,7 @@ class ActionServer:
             )
             return
         with session_scope(self.engine) as session:
-            ticket = tickets.create(session, turn.sender_id, content)
+            ticket = tickets.create(session, turn.sender_id, self._revealed(turn, content))
         result.say(
             f"Cảm ơn anh/chị. Phản ánh đã được ghi nhận với số {ticket}. "
             "Cán bộ sẽ xem xét và trả lời sớm.",

@@ -1,5 +1,10 @@
 """The chat front door: Rasa's REST channel with a knowledge-base fallback, transcripts and
-the human handoff desk."""
+the human handoff desk.
+
+Personal data is masked (``nlu.privacy``) before a turn is stored and before the citizen's
+text goes to Rasa; the raw values the dossier look-up and a ticket's contact need are kept
+briefly beside the conversation (``nlu.raw_values``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import logging
 import secrets
 import time
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -16,10 +23,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from knowledge_base import log_context
 from knowledge_base.db import session_scope
+from knowledge_base.metrics import ANSWERS, DEGRADED_TURNS, count_answer
 from knowledge_base.service import KnowledgeBase
+from nlu import privacy
 from nlu.actions import HANDOFF_BUTTON
+from nlu.chat_sessions import SessionStatus, session_status
 from nlu.models import ChatTurn, Conversation, ConversationState, TurnRole
+from nlu.raw_values import RawValues, shared_raw_values
+from nlu.reading import is_follow_up
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +61,11 @@ class RasaRestClient:
         try:
             response = await self._client.post(self._url, json=body)
             response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise DialogueUnavailableError(str(exc)) from exc
-        messages: list[dict[str, Any]] = response.json()
+            messages = response.json()
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not JSON
+            raise DialogueUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise DialogueUnavailableError("Rasa answered something other than a message list")
         return messages
 
     async def aclose(self) -> None:
@@ -87,8 +102,15 @@ def new_session_id() -> str:
 
 
 class ChatService:
-    def __init__(self, kb: KnowledgeBase, engine: Engine, dialogue: DialogueEngine) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        engine: Engine,
+        dialogue: DialogueEngine,
+        raw_values: RawValues | None = None,
+    ) -> None:
         self.kb, self.engine, self.dialogue = kb, engine, dialogue
+        self.raw_values = raw_values or shared_raw_values(kb.settings)
 
     async def handle(
         self, session_id: str | None, message: str, channel: str = "web", client: str = ""
@@ -97,43 +119,54 @@ class ChatService:
         conversation so that limits inside the dialogue can count per client."""
         # NFC (decomposed accents halve Rasa's accuracy) but the citizen's own casing, which
         # staff read in transcripts and feedback.
-        text = unicodedata.normalize("NFC", message).strip()
+        said = privacy.mask(unicodedata.normalize("NFC", message).strip())
+        text = said.text  # stored, searched and sent to Rasa, whose tracker keeps all it gets
         conversation_id = session_id or new_session_id()
         started = time.perf_counter()
         state = await run_in_threadpool(
-            self._record_citizen, conversation_id, text, channel, client
+            self._record_citizen, conversation_id, said, channel, client
         )
         if state is ConversationState.WAITING_HUMAN:
             return ChatReply(conversation_id, [], handoff=True, degraded=False)
         degraded = False
         try:
-            raw = await self.dialogue.send(conversation_id, text, {"text": text})
+            metadata = {"text": text, "request_id": log_context.request_id.get()}
+            raw = await self.dialogue.send(conversation_id, text, metadata)
         except DialogueUnavailableError as exc:
             logger.warning("chat.degraded", extra={"error": str(exc)})
             degraded = True
-            raw = await run_in_threadpool(self._answer_without_dialogue, text)
+            raw = await run_in_threadpool(self._answer_without_dialogue, conversation_id, text)
         latency_ms = (time.perf_counter() - started) * 1000
         messages, metas = _split(raw)
         handoff = any(m.get("handoff") for m in metas)
+        _count(channel, metas, handoff, degraded)
         await run_in_threadpool(
-            self._record_bot, conversation_id, messages, metas, degraded, latency_ms
+            self._record_bot, conversation_id, messages, metas, degraded, latency_ms, said.values
         )
         return ChatReply(conversation_id, messages, handoff=handoff, degraded=degraded)
 
-    def exists(self, conversation_id: str) -> bool:
+    def status(self, conversation_id: str) -> SessionStatus:
+        """Whether a web chat can still be read and continued under its session id."""
+        idle = timedelta(minutes=self.kb.settings.chat_session_idle_minutes)
         with session_scope(self.engine) as session:
-            return session.get(Conversation, conversation_id) is not None
+            return session_status(session, conversation_id, idle)
 
     # --- blocking helpers (worker threads) -----------------------------------------------
     def _record_citizen(
-        self, conversation_id: str, text: str, channel: str, client: str
+        self, conversation_id: str, said: privacy.Masked, channel: str, client: str
     ) -> ConversationState:
+        self.raw_values.keep(conversation_id, said.findings)
         with session_scope(self.engine) as session:
             conversation = session.get(Conversation, conversation_id)
             if conversation is None:
                 conversation = _opened(session, conversation_id, channel, client)
-            session.add(ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=text))
+            session.add(
+                ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=said.text)
+            )
             return ConversationState(conversation.state or ConversationState.BOT)
+
+    def _citizen_values(self, conversation_id: str) -> set[str]:
+        return set(self.raw_values.recall(conversation_id).values())
 
     def _record_bot(
         self,
@@ -142,14 +175,16 @@ class ChatService:
         metas: list[dict[str, Any]],
         degraded: bool,
         latency_ms: float,
+        citizen_values: Collection[str] = (),
     ) -> None:
+        own = self._citizen_values(conversation_id) | set(citizen_values)
         with session_scope(self.engine) as session:
             for message, meta in zip(messages, metas, strict=True):
                 session.add(
                     ChatTurn(
                         conversation_id=conversation_id,
                         role=TurnRole.BOT,
-                        text=message.text,
+                        text=privacy.mask_reply(message.text, own),
                         intent=meta.get("intent"),
                         confidence=meta.get("confidence"),
                         procedure_code=meta.get("procedure_code"),
@@ -159,7 +194,14 @@ class ChatService:
                     )
                 )
 
-    def _answer_without_dialogue(self, text: str) -> list[dict[str, Any]]:
+    def _answer_without_dialogue(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        """The knowledge base alone; a follow-up ("còn lệ phí thì sao?") is answered about the
+        procedure the conversation was last answered about, read from the stored turns."""
+        current = self._current_procedure(conversation_id) if is_follow_up(text) else None
+        followed = self.kb.answer_about(current, text) if current else None
+        if followed is not None:
+            meta = {"intent": "ask_procedure", "answered": True, "procedure_code": current}
+            return [{"text": followed, "buttons": [], "custom": {"hotline": meta}}]
         result = self.kb.ask(text, top_k=5)
         meta = {
             "intent": "ask_procedure",
@@ -172,14 +214,29 @@ class ChatService:
         buttons = [] if result.answerable else [HANDOFF_BUTTON]
         return [{"text": result.answer, "buttons": buttons, "custom": {"hotline": meta}}]
 
+    def _current_procedure(self, conversation_id: str) -> str | None:
+        with session_scope(self.engine) as session:
+            return session.scalar(
+                select(ChatTurn.procedure_code)
+                .where(
+                    ChatTurn.conversation_id == conversation_id,
+                    ChatTurn.role == TurnRole.BOT,
+                    ChatTurn.procedure_code.is_not(None),
+                )
+                .order_by(ChatTurn.id.desc())
+                .limit(1)
+            )
+
     def record_exchange(
         self, conversation_id: str, said: str, replies: list[str], channel: str, **meta: Any
     ) -> None:
         """A turn handled outside the dialogue engine (a phone keypad menu), kept in the same
         transcript so analytics and the inbox see it."""
-        self._record_citizen(conversation_id, said, channel, "")
+        masked = privacy.mask(said)
+        self._record_citizen(conversation_id, masked, channel, "")
         messages = [ChatMessage(text, []) for text in replies]
-        self._record_bot(conversation_id, messages, [dict(meta) for _ in messages], False, 0.0)
+        metas = [dict(meta) for _ in messages]
+        self._record_bot(conversation_id, messages, metas, False, 0.0, masked.values)
 
     # --- staff handoff desk ------------------------------------------------------------------
     def waiting(self) -> list[Conversation]:
@@ -214,6 +271,8 @@ class ChatService:
         with session_scope(self.engine) as session:
             if not _visible(session.get(Conversation, conversation_id), waiting_only):
                 return None
+            # the citizen reads this: an office's number stays, the citizen's own is masked
+            text = privacy.mask_reply(text, self._citizen_values(conversation_id))
             turn = ChatTurn(conversation_id=conversation_id, role=TurnRole.STAFF, text=text)
             session.add(turn)
             session.flush()
@@ -249,6 +308,16 @@ def _opened(session: Session, conversation_id: str, channel: str, client: str) -
         found = session.get(Conversation, conversation_id, populate_existing=True)
         assert found is not None
         return found
+
+
+def _count(channel: str, metas: list[dict[str, Any]], handoff: bool, degraded: bool) -> None:
+    if degraded:
+        DEGRADED_TURNS.labels(channel).inc()
+    if handoff:
+        ANSWERS.labels(channel, "handoff").inc()
+        return
+    outcomes = [m["answered"] for m in metas if "answered" in m]
+    count_answer(channel, outcomes[0] if outcomes else None)
 
 
 def _split(raw: list[dict[str, Any]]) -> tuple[list[ChatMessage], list[dict[str, Any]]]:

@@ -8,8 +8,9 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -125,37 +126,67 @@ class AttemptLimiter(Protocol):
     def release(self, quotas: Sequence[Quota]) -> None: ...
 
 
-class MemoryAttemptLimiter:
-    """One process only (development). Keys expire with their window, so the map stays
-    bounded by the traffic of one window."""
+@dataclass
+class _Attempts:
+    window_s: int
+    times: list[float] = field(default_factory=list)  # monotonic, oldest first
 
-    def __init__(self) -> None:
-        self._attempts: dict[str, list[float]] = {}
+
+class MemoryAttemptLimiter:
+    """One process only (development; production shares ``RedisAttemptLimiter``).
+
+    Keys come from clients (conversation ids, typed codes), so the map is bounded: over
+    ``max_keys``, keys whose window has passed are swept, then the least recently used are
+    forgotten. A flood of distinct keys thus costs no memory, but can reset old counters:
+    one more reason production runs on Redis.
+    """
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._attempts: OrderedDict[str, _Attempts] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, quota: Quota, now: float) -> list[float]:
-        recent = [t for t in self._attempts.get(quota.key, ()) if t > now - quota.window_s]
-        if recent:
-            self._attempts[quota.key] = recent
-        else:
-            self._attempts.pop(quota.key, None)
-        return recent
+    def __len__(self) -> int:
+        return len(self._attempts)
+
+    def _recent(self, quota: Quota, now: float) -> int:
+        entry = self._attempts.get(quota.key)
+        if entry is None:
+            return 0
+        entry.times = [t for t in entry.times if t > now - quota.window_s]
+        if not entry.times:
+            del self._attempts[quota.key]
+        return len(entry.times)
 
     def reserve(self, quotas: Sequence[Quota]) -> bool:
         now = time.monotonic()
         with self._lock:
-            if any(len(self._recent(q, now)) >= q.limit for q in quotas):
+            if any(self._recent(q, now) >= q.limit for q in quotas):
                 return False
             for quota in quotas:
-                self._attempts.setdefault(quota.key, []).append(now)
+                entry = self._attempts.setdefault(quota.key, _Attempts(quota.window_s))
+                entry.window_s = quota.window_s
+                entry.times.append(now)
+                self._attempts.move_to_end(quota.key)
+            if len(self._attempts) > self.max_keys:
+                self._shrink(now)
             return True
 
     def release(self, quotas: Sequence[Quota]) -> None:
         with self._lock:
             for quota in quotas:
-                attempts = self._attempts.get(quota.key)
-                if attempts:
-                    attempts.pop()
+                entry = self._attempts.get(quota.key)
+                if entry is not None and entry.times:
+                    entry.times.pop()
+
+    def _shrink(self, now: float) -> None:
+        expired = [
+            k for k, e in self._attempts.items() if not e.times or e.times[-1] <= now - e.window_s
+        ]
+        for key in expired:
+            del self._attempts[key]
+        while len(self._attempts) > self.max_keys:
+            self._attempts.popitem(last=False)
 
 
 # KEYS: the counters; ARGV: limit and window of each, in turn. Refuse without counting when

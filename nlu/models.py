@@ -144,6 +144,6 @@ class VoiceCall(Base):
     caller: Mapped[str] = mapped_column(String(40), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # in_progress | completed | transferred | silence | hung_up | error
+    # in_progress | completed | transferred | silence | time_limit | hung_up | error
     outcome: Mapped[str] = mapped_column(String(16), default="in_progress")
     turns: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,8 @@
 """Retention of personal data: after ``HOTLINE_RETENTION_DAYS`` the words of chat and phone
 turns are erased (the rows stay, so the dashboard's counts and rates still add up), callers'
-numbers are blanked, and Rasa's tracker events are deleted. Feedback tickets are official
-records with their own retention and are not touched."""
+numbers are blanked, Rasa's tracker events are deleted, and so are older notification
+subscriptions, offers and widget news (``nlu.notifications.service.erase_expired``).
+Feedback tickets are official records with their own retention and are not touched."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import CursorResult, Engine, column, delete, inspect, table, upd
 
 from knowledge_base.db import session_scope
 from nlu.models import ChatTurn, VoiceCall
+from nlu.notifications.service import erase_expired
 
 ERASED = "[đã xóa theo thời hạn lưu trữ]"
 RASA_EVENTS_TABLE = "events"  # Rasa's SQL tracker store, in the same database
@@ -24,6 +26,7 @@ class RetentionReport:
     turns_erased: int
     callers_blanked: int
     tracker_events_deleted: int
+    notification_records_erased: int = 0
 
 
 def _count(result: object) -> int:
@@ -52,4 +55,5 @@ def run_retention(engine: Engine, days: int, now: datetime | None = None) -> Ret
                     delete(RASA_EVENTS).where(RASA_EVENTS.c.timestamp < cutoff.timestamp())
                 )
             )
-    return RetentionReport(cutoff, _count(turns), _count(calls), events)
+        notifications = erase_expired(session, cutoff)
+    return RetentionReport(cutoff, _count(turns), _count(calls), events, notifications)

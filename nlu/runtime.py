@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import time
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,19 +124,44 @@ def endpoints_yaml(settings: Settings, api_url: str) -> str:
             f"  port: {redis.port or 6379}",
             f"  db: {redis.path.strip('/') or 0}",
             '  key_prefix: "hotline"',
+            # Redis unreachable: the turn fails fast and the chat answers degraded
+            "  socket_timeout: 2",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by the service's own user only: the file carries the action token and the
+    database password."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # an older file may carry wider permissions
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+@lru_cache(maxsize=1)
+def _process_api_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def api_token(settings: Settings) -> str:
+    """The token of Rasa's own HTTP API (model, tracker and conversation endpoints): the
+    configured one, or one drawn per process when nothing else needs to call that API."""
+    return settings.rasa_api_token or _process_api_token()
 
 
 def serve_command(settings: Settings, port: int, api_url: str) -> list[str]:
     """Write the endpoints file and return the ``rasa run`` command (loopback only)."""
     endpoints = settings.resolved_rasa_dir / "endpoints.yml"
-    endpoints.parent.mkdir(parents=True, exist_ok=True)
-    endpoints.write_text(endpoints_yaml(settings, api_url), encoding="utf-8")
+    _write_private(endpoints, endpoints_yaml(settings, api_url))
     return [
         str(rasa_executable()),
         "run",
         "--enable-api",
+        # one argument: a token_urlsafe value may begin with "-", which argparse would take
+        # for an option and refuse to start
+        f"--auth-token={api_token(settings)}",
         "-i",
         "127.0.0.1",
         "-p",
@@ -221,7 +248,7 @@ class RasaProcess:
         self.process = subprocess.Popen(
             command, cwd=RASA_PROJECT, env=rasa_environment(self.settings), stdout=log, stderr=log
         )
-        status = f"http://127.0.0.1:{self.port}/status"
+        status = f"http://127.0.0.1:{self.port}/status?token={api_token(self.settings)}"
         while time.monotonic() - started < timeout_s:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rasa exited with {self.process.returncode}; see {log.name}")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.models import AuditEntry, utcnow
 from nlu.models import FeedbackStatus, FeedbackTicket
+from nlu.privacy import mask_text
 
 _PHONE_RE = re.compile(r"(?:\+?84|0)(?:[\s.]?\d){9,10}")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -20,11 +21,13 @@ def contact_in(text: str) -> str:
 
 
 def create(session: Session, conversation_id: str | None, content: str) -> str:
-    """Store the ticket and return its number, e.g. ``PA-2026-000123``."""
+    """Store the ticket and return its number, e.g. ``PA-2026-000123``. The contact the
+    citizen gave for a reply is kept whole, apart; in the content it is masked like any
+    other personal data."""
     ticket = FeedbackTicket(
         ticket="pending",
         conversation_id=conversation_id,
-        content=content,
+        content=mask_text(content),
         contact=contact_in(content),
     )
     session.add(ticket)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create the project-local virtual environment (.venv) and install the project into it.
+# Create the project-local virtual environment (.venv) and install the project into it: what
+# running needs, or with "dev" also what the tests need (torch, Playwright, pjsua2, linters).
 # Idempotent: re-running only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,14 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
+target="."
 stamp=.venv/.hotline-installed
+if [[ "${1:-}" == "dev" ]]; then
+  target=".[dev]"
+  stamp=.venv/.hotline-installed-dev
+fi
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e "$target"
   touch "$stamp"
 fi

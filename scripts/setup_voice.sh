@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian tools for the phone line: espeak-ng (Vietnamese TTS), and for the loopback SIP tests
-# baresip (the caller), sipp and sox.
+# Debian tools for the phone line: espeak-ng (Vietnamese TTS); with "dev", for the loopback SIP
+# tests, also baresip (the caller), sipp and sox.
 set -euo pipefail
+tools=(espeak-ng:espeak-ng)
+[[ "${1:-}" == "dev" ]] && tools+=(baresip:baresip-core sipp:sip-tester sox:sox)
 need=()
-for tool in espeak-ng:espeak-ng baresip:baresip-core sipp:sip-tester sox:sox; do
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if ((${#need[@]})); then

@@ -15,13 +15,17 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from knowledge_base import log_context
 from knowledge_base.db import session_scope
+from knowledge_base.metrics import VOICE_TURN_SECONDS
 from nlu.actions import ActionServer
 from nlu.chat import ChatService
 from nlu.models import Rating, VoiceCall
 from voice import prompts
-from voice.frames import HangUp, OutboundFrame, Transfer
+from voice.capacity import CallSlots
+from voice.frames import CallEnded, HangUp, OutboundFrame, Transfer
 from voice.listener import CallerInput, Listener
+from voice.outbound import MessageOutbox, NoOutbox, SmsOffer
 from voice.playback import Player
 from voice.stt import SpeechRecognizer
 from voice.tts.engines import SpokenText
@@ -29,6 +33,9 @@ from voice.tts.engines import SpokenText
 logger = logging.getLogger(__name__)
 Send = Callable[[OutboundFrame], Awaitable[None]]
 KEYPAD_DOSSIER_DIGITS = 19  # 000.00.12.H55-240101-0001 without its one letter
+GOODBYE_LIMIT_S = 15.0  # the time-limit goodbye, even to a peer that stopped reading
+END_GRACE_S = 5.0  # for a call to wind up once its line has closed
+BUSY_PROMPT_LIMIT_S = 8.0
 
 
 @dataclass
@@ -41,10 +48,13 @@ class VoiceServices:
     recognizer: SpeechRecognizer
     speech: SpokenText
     pool: Executor
+    slots: CallSlots  # the process's one cap on concurrent calls, whatever the transport
     province: str = "tỉnh"
     dossier_letter: str = "H"  # the province letter of dossier codes, not on a keypad
     silence_s: float = 7.0
     key_timeout_s: float = 10.0
+    max_call_s: float = 900.0
+    outbox: MessageOutbox = field(default_factory=NoOutbox)  # long answers by SMS
 
 
 @dataclass
@@ -61,12 +71,18 @@ def keypad_dossier_code(digits: str, letter: str) -> str | None:
 
 
 class CallSession:
-    def __init__(self, services: VoiceServices, send: Send, call_id: str, transport: str) -> None:
+    def __init__(
+        self,
+        services: VoiceServices,
+        send: Send,
+        call_id: str,
+        transport: str,
+        caller_number: str = "",  # the caller id, where the transport passes it on
+    ) -> None:
         self.services, self.send, self.call_id, self.transport = services, send, call_id, transport
+        self.sms = SmsOffer(services.outbox, call_id, caller_number)
         self.player = Player(send)
-        self.listener = Listener(
-            services.recognizer.stream(), services.pool, on_barge_in=self._barge_in
-        )
+        self.listener = Listener(services.recognizer, services.pool, on_barge_in=self._barge_in)
         self.metrics = CallMetrics()
         self.outcome = "in_progress"
         self.turns = 0
@@ -112,11 +128,14 @@ class CallSession:
 
     # --- the call ---------------------------------------------------------------------------
     async def run(self) -> str:
+        log_context.call_id.set(self.call_id)  # this call's task and the tasks it starts
         await self._blocking(self._store_start)
         self.player.start()
-        listening = asyncio.create_task(self.listener.run(), name=f"listen-{self.call_id}")
+        listening: asyncio.Task[None] | None = None
         try:
-            await self._converse()
+            await self.listener.open()
+            listening = asyncio.create_task(self.listener.run(), name=f"listen-{self.call_id}")
+            await self._converse_in_time()
         except Exception:
             # Never leave a caller in silence: apologise and hand them to a person.
             logger.exception("voice.call_failed", extra={"call_id": self.call_id})
@@ -125,11 +144,37 @@ class CallSession:
                 await self.say_and_wait(prompts.SORRY_TRANSFER, cache=True)
             await self.send(Transfer("error"))
         finally:
-            listening.cancel()
-            await asyncio.gather(listening, return_exceptions=True)
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
             await self.player.stop()
+            if self.listener.dropped_frames:
+                logger.warning(
+                    "voice.inbound_dropped",
+                    extra={"call_id": self.call_id, "frames": self.listener.dropped_frames},
+                )
             await self._blocking(self._store_end)
         return self.outcome
+
+    async def _converse_in_time(self) -> None:
+        """The conversation, ended after ``max_call_s`` with a short goodbye."""
+        limit = asyncio.timeout(self.services.max_call_s)
+        try:
+            async with limit:
+                await self._converse()
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            self.outcome = "time_limit"
+            logger.info(
+                "voice.time_limit",
+                extra={"call_id": self.call_id, "limit_s": self.services.max_call_s},
+            )
+            await self.player.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(GOODBYE_LIMIT_S):
+                    await self.say_and_wait(prompts.TIME_LIMIT, cache=True)
+            await self.send(HangUp(self.outcome))
 
     async def _converse(self) -> None:
         await self.say(prompts.greeting(self.services.province), cache=True)
@@ -181,12 +226,13 @@ class CallSession:
             return True
         text = " ".join(m.text for m in reply.messages) or prompts.DID_NOT_HEAR
         now, later = prompts.for_the_ear(text)
-        if later:
-            self._details = later
-            now = f"{now} {prompts.WANT_DETAILS}"
+        self._details = later
+        clears = self.player.clears
         await self._answer_audio(now, heard.speech_ended_at)
         # The dialogue asked for a code or phone digits: give the caller time between digits.
         self.listener.detector.digits_mode = prompts.asks_for_digits(text)
+        if self.player.first_frame_at is not None:
+            VOICE_TURN_SECONDS.observe(self.player.first_frame_at - heard.speech_ended_at)
         logger.info(
             "voice.turn",
             extra={
@@ -196,6 +242,11 @@ class CallSession:
                 "speaking_s": round((self.player.first_frame_at or answered_at) - answered_at, 3),
             },
         )
+        # nothing more is offered to a caller who has already interrupted the answer
+        interrupted = self.player.clears != clears
+        for offer in self.sms.follow_ups(self.turns, text, "" if interrupted else later):
+            if self.player.clears == clears:
+                await self.say(offer, cache=True)
         return False
 
     async def _answer_audio(self, text: str, speech_ended_at: float) -> None:
@@ -206,7 +257,9 @@ class CallSession:
 
     # --- keypad -----------------------------------------------------------------------------
     async def _keypad(self, digit: str) -> bool:
-        if digit == "1":
+        if digit == "1" and self.sms.pending:
+            await self.say(await self.sms.send(), cache=True)
+        elif digit == "1":
             await self.say(prompts.ASK_PROCEDURE, cache=True)
         elif digit == "2":
             await self._dossier_by_keypad()
@@ -241,6 +294,7 @@ class CallSession:
             await self._blocking(self.listener.stream.set_phrases, None)
 
     async def _dossier_by_keypad(self) -> None:
+        self.sms.withdraw()  # key 1 means the menu again, not the previous answer by SMS
         digits = await self._collect_digits(prompts.DOSSIER_CODE)
         code = keypad_dossier_code(digits or "", self.services.dossier_letter)
         if code is None:
@@ -295,7 +349,9 @@ class CallSession:
     def _store_start(self) -> None:
         with session_scope(self.services.engine) as session:
             if session.get(VoiceCall, self.call_id) is None:
-                session.add(VoiceCall(id=self.call_id, transport=self.transport))
+                session.add(
+                    VoiceCall(id=self.call_id, transport=self.transport, caller=self.sms.number)
+                )
 
     def _store_end(self) -> None:
         with session_scope(self.services.engine) as session:
@@ -310,3 +366,43 @@ class CallSession:
     def _store_rating(self, score: int) -> None:
         with session_scope(self.services.engine) as session:
             session.add(Rating(conversation_id=self.call_id, score=score))
+
+
+async def serve(session: CallSession, line_closed: asyncio.Event) -> str:
+    """Run a call until it ends or its line closes: the one ending for every transport. Whatever
+    the peer does (stops reading, never hangs up), the call is over within its time limit plus
+    the goodbye and a grace period."""
+    services = session.services
+    call = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
+    closed = asyncio.create_task(line_closed.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {call, closed},
+            timeout=services.max_call_s + GOODBYE_LIMIT_S + END_GRACE_S,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not done:
+            logger.warning("voice.call_overran", extra={"call_id": session.call_id})
+        if not call.done():
+            session.listener.offer(CallEnded("line_closed"))
+            await asyncio.wait({call}, timeout=END_GRACE_S)
+    finally:
+        for task in (call, closed):
+            task.cancel()
+        await asyncio.gather(call, closed, return_exceptions=True)
+    return session.outcome
+
+
+async def say_busy(services: VoiceServices, send: Send) -> None:
+    """The refusal when the line is full: the cached busy prompt, paced, then hang up. Nothing
+    is synthesised for it: a full line has no CPU to spare."""
+    audio = services.speech.cached(prompts.BUSY)
+    if audio:
+        player = Player(send)
+        player.start()
+        player.enqueue(audio)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BUSY_PROMPT_LIMIT_S):
+                await player.wait_done()
+        await player.stop()
+    await send(HangUp("busy"))

@@ -4,6 +4,7 @@ stop it at once (only what is already sent plays on)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -11,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from voice.audio import FRAME_BYTES, FRAME_MS
 from voice.frames import AudioOut, ClearAudio, OutboundFrame
 
+logger = logging.getLogger(__name__)
 Send = Callable[[OutboundFrame], Awaitable[None]]
 LEAD_FRAMES = 2  # sent ahead of real time to absorb network jitter (40 ms)
+MAX_QUEUED_FRAMES = 5 * 60 * 1000 // FRAME_MS  # five minutes of speech; longer is cut short
 
 
 class Player:
@@ -41,6 +44,10 @@ class Player:
 
     def enqueue(self, pcm: bytes, continuation: bool = False) -> None:
         """Queue audio; ``continuation`` appends the rest of an answer to its first part."""
+        room = (MAX_QUEUED_FRAMES - len(self._frames)) * FRAME_BYTES
+        if len(pcm) > room:
+            logger.warning("voice.playback_truncated", extra={"dropped_bytes": len(pcm) - room})
+            pcm = pcm[: max(0, room)]
         for start in range(0, len(pcm), FRAME_BYTES):
             frame = pcm[start : start + FRAME_BYTES]
             self._frames.append(frame.ljust(FRAME_BYTES, b"\x00"))

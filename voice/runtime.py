@@ -17,7 +17,10 @@ from knowledge_base.settings import VOSK_VN_MODEL, Settings
 from nlu.actions import ActionServer
 from nlu.chat import ChatService
 from voice.call import VoiceServices
-from voice.prompts import fixed_prompts
+from voice.capacity import CallSlots
+from voice.outbound import MessageOutbox, NoOutbox
+from voice.prompt_pack import load_prompt_pack
+from voice.prompts import prompt_texts
 from voice.stt import SpeechModelMissingError, SpeechRecognizer
 from voice.tts import SpeechSynthesizer
 from voice.tts.engines import EspeakSynthesizer, PiperSynthesizer, SpokenText
@@ -48,7 +51,25 @@ def build_recognizer(settings: Settings) -> SpeechRecognizer:
 def build_synthesizer(settings: Settings) -> SpeechSynthesizer:
     if settings.tts_piper_model is not None:
         return PiperSynthesizer(settings.tts_piper_model)
-    return EspeakSynthesizer(settings.tts_voice)
+    return EspeakSynthesizer(
+        settings.tts_voice,
+        settings.tts_rate,
+        settings.tts_pitch,
+        settings.tts_word_gap,
+        settings.tts_variant,
+    )
+
+
+def build_speech(settings: Settings, synthesizer: SpeechSynthesizer | None = None) -> SpokenText:
+    """The line's voice: a person's recordings where a prompt pack has them, synthesis for the
+    rest. Blocking (reads the pack, synthesises the other prompts)."""
+    speech = SpokenText(synthesizer or build_synthesizer(settings))
+    texts = prompt_texts(settings.province_name)
+    if settings.voice_prompts_dir is not None:
+        recorded = load_prompt_pack(settings.voice_prompts_dir, texts)
+        speech.use_recordings({texts[prompt_id]: audio for prompt_id, audio in recorded.items()})
+    speech.warm_up(list(texts.values()))
+    return speech
 
 
 def recognition_pool() -> ThreadPoolExecutor:
@@ -62,13 +83,15 @@ def build_services(
     actions: ActionServer,
     recognizer: SpeechRecognizer | None = None,
     synthesizer: SpeechSynthesizer | None = None,
+    outbox: MessageOutbox | None = None,
 ) -> VoiceServices:
-    """Load the models (blocking: call from a thread or before the loop starts)."""
+    """Load the models (blocking: call from a thread or before the loop starts). ``outbox``
+    sends long answers by SMS to the caller's number; without one, callers are told it cannot
+    be sent now."""
     settings = kb.settings
     recognizer = recognizer or build_recognizer(settings)
     recognizer.warm_up()
-    speech = SpokenText(synthesizer or build_synthesizer(settings))
-    speech.warm_up(fixed_prompts(settings.province_name))
+    speech = build_speech(settings, synthesizer)
     logger.info("voice.ready", extra={"recognizer": recognizer.name, "voice": speech.engine.name})
     return VoiceServices(
         chat=chat,
@@ -77,9 +100,12 @@ def build_services(
         recognizer=recognizer,
         speech=speech,
         pool=recognition_pool(),
+        slots=CallSlots(settings.voice_max_calls),
         province=settings.province_name,
         dossier_letter=settings.dossier_letter,
         silence_s=settings.voice_silence_s,
+        max_call_s=settings.voice_max_call_s,
+        outbox=outbox or NoOutbox(),
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,15 +54,24 @@ def create_user(session: Session, username: str, role: Role, password: str) -> S
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
+def login_candidate(session: Session, username: str) -> StaffUser | None:
+    """The active account a login names, if any (its password still to be checked)."""
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)  # same cost whether or not the user exists
-        return None
-    return user if verify_password(user.password_hash, password) else None
+    return user if user is not None and user.active else None
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    """Check a password on the logins' own threads; an unknown account costs the same."""
+    loop = asyncio.get_running_loop()
+    checked = password_hash or _DUMMY_HASH
+    matched = await loop.run_in_executor(_PASSWORD_POOL, verify_password, checked, password)
+    return matched and password_hash is not None
 
 
 _DUMMY_HASH = _HASHER.hash("not-a-real-password")
+# argon2 is slow on purpose: logins get two threads of their own, so a burst of them (or a
+# password-guessing run) never holds the threads that answer citizens
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
 
 def _digest(token: str) -> str:

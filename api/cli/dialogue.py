@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from knowledge_base.settings import get_settings
+
+if TYPE_CHECKING:
+    from nlu.notifications.sync import SyncReport
 
 rasa_app = typer.Typer(
     help="The Rasa dialogue engine (its own Python 3.10 venv).", no_args_is_help=True
@@ -42,25 +45,48 @@ def rasa_serve(
     os.execve(command[0], command, rasa_environment(settings))  # noqa: S606 - fixed argv, no shell
 
 
+def _echo_sync(report: SyncReport) -> None:
+    typer.echo(json.dumps(report.__dict__, ensure_ascii=False, indent=2))
+    if report.rejected:
+        raise typer.Exit(code=1)
+
+
 @dossiers_app.command("import")
 def dossiers_import(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
-    """Import a one-stop-shop CSV export (columns: see README); upserts by dossier code."""
-    from knowledge_base.db import engine_for, migrate, session_scope
-    from nlu.dossiers import import_dossiers, read_dossier_csv
+    """Import a one-stop-shop CSV export (columns: see README), as sync --source csv:PATH."""
+    dossiers_sync(f"csv:{path}")
+
+
+@dossiers_app.command("sync")
+def dossiers_sync(
+    source: Annotated[
+        str,
+        typer.Option(help="csv-folder:PATH, csv:FILE or http:URL (default: the setting)"),
+    ] = "",
+) -> None:
+    """Upsert dossier status from the one-stop-shop system; queue notifications of changes."""
+    # One message per subscription of each dossier whose status or result date changed;
+    # schedule it (every 15 minutes, say): a second run queues nothing new.
+    from api.cli.notifications import ready_engine
+    from knowledge_base.db import session_scope
+    from nlu.notifications.sync import SourceError, source_from_spec, sync_dossiers
 
     settings = get_settings()
-    engine = engine_for(settings.database_url)
-    migrate(engine)
+    spec = source or settings.notify_sync_source
+    try:
+        reader = source_from_spec(spec, settings)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from exc
+    engine = ready_engine(settings)
     try:
         with session_scope(engine) as session:
-            report = import_dossiers(session, read_dossier_csv(path))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    typer.echo(json.dumps(report.__dict__, ensure_ascii=False, indent=2))
-    if report.rejected:
-        raise typer.Exit(code=1)
+            report = sync_dossiers(session, settings, reader)
+    except (SourceError, ValueError) as exc:
+        typer.echo(f"sync failed: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    _echo_sync(report)
 
 
 @rasa_app.command("test")
@@ -103,6 +129,7 @@ def retention_run(
                 "turns_erased": report.turns_erased,
                 "callers_blanked": report.callers_blanked,
                 "tracker_events_deleted": report.tracker_events_deleted,
+                "notification_records_erased": report.notification_records_erased,
             }
         )
     )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from api.cli.cluster import cluster_app
 from api.cli.dialogue import dossiers_app, rasa_app, retention_app
+from api.cli.notifications import notifications_app
 from api.cli.staff import users_app
 from api.cli.voice import voice_app
 from api.logs import configure
@@ -26,14 +30,18 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Catalogue and search index.", no_args_is_help=True)
 eval_app = typer.Typer(help="Quality evaluation.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks against a running server.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and one-time seeding.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dossiers_app, name="dossiers")
+app.add_typer(notifications_app, name="notifications")
 app.add_typer(users_app, name="users")
 app.add_typer(retention_app, name="retention")
 app.add_typer(voice_app, name="voice")
+app.add_typer(cluster_app, name="cluster")
 
 QuestionFormat = Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")]
 TrainFiles = Annotated[
@@ -45,16 +53,44 @@ TrainFiles = Annotated[
 
 
 def _knowledge_base() -> KnowledgeBase:
-    from knowledge_base.db import migrate
+    from knowledge_base.db import check_schema, migrate, setup_lock
 
     kb = KnowledgeBase(get_settings())
-    migrate(kb.engine)
+    if kb.settings.migrates_on_start:
+        with setup_lock(kb.engine):
+            migrate(kb.engine)
+    else:
+        check_schema(kb.engine)  # production: `hotline db upgrade` is its own step
     return kb
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the schema to this release and seed an empty database (the sample catalogue,
+    if HOTLINE_LOAD_SAMPLE_IF_EMPTY): once per release, before the workers start."""
+    from knowledge_base.db import current_revision
+
+    kb = KnowledgeBase(get_settings())
+    kb.prepare_database()
+    typer.echo(f"schema at {current_revision(kb.engine)}; {kb.procedure_count()} procedures")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 1 when the schema is not the one this release needs (for readiness scripts)."""
+    from knowledge_base.db import SchemaBehindError, check_schema
+
+    try:
+        check_schema(KnowledgeBase(get_settings()).engine)
+    except SchemaBehindError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo("schema is current")
 
 
 @app.callback()
 def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    configure(verbose)
+    configure(verbose, get_settings().log_format)
 
 
 @app.command()
@@ -68,7 +104,22 @@ def serve(
 
     kb = _knowledge_base()
     kb.warm_up(progress=True)  # build once here so workers only load it
-    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # each worker writes its metrics there, so that a scrape of any one sums them all
+        folder = kb.settings.data_dir / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        ws_max_size=64 * 1024,  # media-stream messages are small; refuse big ones unread
+        # JSON lines: uvicorn's own lines go through the project's formatter too
+        log_config=None if kb.settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 @kb_app.command("import")

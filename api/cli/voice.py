@@ -1,8 +1,12 @@
-"""``hotline voice``: the AudioSocket voice worker, a TTS check, the Vosk model download."""
+"""``hotline voice``: the AudioSocket voice worker, a TTS check, the Vosk model download, the
+list of fixed prompts for a voice talent."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import csv
+import sys
 import wave
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +16,8 @@ import typer
 from knowledge_base.settings import get_settings
 
 voice_app = typer.Typer(help="The phone line (AudioSocket worker, speech).", no_args_is_help=True)
+prompts_app = typer.Typer(help="The fixed prompts and recorded prompt packs.", no_args_is_help=True)
+voice_app.add_typer(prompts_app, name="prompts")
 
 
 @voice_app.command("serve")
@@ -21,9 +27,11 @@ def voice_serve(
 ) -> None:
     """Answer Asterisk's AudioSocket calls with the same dialogue as the web chat."""
     from api.main import _limiter
+    from knowledge_base.following import follow_changes
     from knowledge_base.service import KnowledgeBase
     from nlu.actions import ActionServer
     from nlu.chat import ChatService, DialogueEngine, OfflineDialogue, RasaRestClient
+    from nlu.notifications.service import SmsOutbox
     from voice.runtime import build_services
     from voice.transports.audiosocket_server import AudioSocketServer
 
@@ -39,17 +47,28 @@ def voice_serve(
         )
         chat = ChatService(kb, kb.engine, dialogue)
         actions = ActionServer(kb, kb.engine, _limiter(settings))
-        services = await asyncio.to_thread(build_services, kb, chat, actions)
-        server = AudioSocketServer(services, settings.voice_max_calls)
+        outbox = SmsOutbox(kb.engine, settings)
+        services = await asyncio.to_thread(build_services, kb, chat, actions, outbox=outbox)
+        server = AudioSocketServer(services)
         bound = await server.start(
             host or settings.audiosocket_host, port or settings.audiosocket_port
         )
+        if settings.voice_metrics_port:
+            from prometheus_client import start_http_server
+
+            # Prometheus scrapes this port and the liveness probe hits it, so it opens only
+            # once the call port is listening
+            start_http_server(settings.voice_metrics_port, addr=host or settings.audiosocket_host)
         typer.echo(
             f"AudioSocket on {host or settings.audiosocket_host}:{bound} ({services.recognizer.name})"
         )
+        stop = asyncio.Event()
+        following = asyncio.create_task(follow_changes(kb, stop))  # FAQs published elsewhere
         try:
             await asyncio.Event().wait()
         finally:
+            stop.set()
+            await following
             await server.close()
 
     asyncio.run(run())
@@ -90,3 +109,52 @@ def voice_fetch_vosk_model(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     typer.echo(f"installed {path}")
+
+
+@prompts_app.command("export")
+def voice_prompts_export(
+    out: Annotated[Path | None, typer.Option(help="CSV file to write; default stdout")] = None,
+) -> None:
+    """Every fixed prompt's id and text (CSV), for the person recording them: one
+    ``<id>.wav`` per row in the folder named by HOTLINE_VOICE_PROMPTS_DIR."""
+    from voice.prompts import prompt_texts
+
+    rows = prompt_texts(get_settings().province_name)
+    with (
+        out.open("w", encoding="utf-8", newline="") if out else contextlib.nullcontext(sys.stdout)
+    ) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows(rows.items())
+    if out:
+        typer.echo(f"{out}: {len(rows)} prompts")
+
+
+@prompts_app.command("check")
+def voice_prompts_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="default HOTLINE_VOICE_PROMPTS_DIR")
+    ] = None,
+) -> None:
+    """Which prompts a pack records, which it lacks and which files cannot be used."""
+    from voice.prompt_pack import PromptFileError, prompt_files, read_prompt_wav
+    from voice.prompts import prompt_texts
+
+    folder = directory or get_settings().voice_prompts_dir
+    if folder is None or not folder.is_dir():
+        typer.echo("error: no prompt folder (HOTLINE_VOICE_PROMPTS_DIR)", err=True)
+        raise typer.Exit(code=1)
+    unusable, files = 0, prompt_files(folder)
+    for prompt_id in prompt_texts(get_settings().province_name):
+        path = files.get(prompt_id)
+        if path is None:
+            typer.echo(f"{prompt_id}: missing (synthesised)")
+            continue
+        try:
+            seconds = len(read_prompt_wav(path)) / 16000
+        except (PromptFileError, OSError) as exc:
+            unusable += 1
+            typer.echo(f"{prompt_id}: unusable ({exc})")
+        else:
+            typer.echo(f"{prompt_id}: recorded, {seconds:.1f} s")
+    raise typer.Exit(code=1 if unusable else 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,13 +15,17 @@ from api.deps import (
     ReviewerDep,
     run_in_session,
 )
-from api.routes.workflow import add_workflow_routes
-from api.schemas import CitizenText
+from api.routes.workflow import EntryId, Version, add_workflow_routes
+from api.schemas import CitizenText, UtcDateTime, error_responses
 from knowledge_base import curation
 from knowledge_base.curation import FaqContent
 from knowledge_base.models import AuditEntry, CurationStatus, FaqEntry, FaqVersion
 
-router = APIRouter(prefix="/api/v1/admin", tags=["staff: FAQ"])
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["staff: FAQ"],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
 
 
 class FaqIn(BaseModel):
@@ -36,7 +39,7 @@ class FaqIn(BaseModel):
 
 
 class FaqUpdate(FaqIn):
-    version: int  # the version the editor started from (optimistic lock)
+    version: Version  # the version the editor started from (optimistic lock)
 
 
 class FaqOut(BaseModel):
@@ -48,7 +51,7 @@ class FaqOut(BaseModel):
     answer: str
     procedure_codes: list[str]
     tags: list[str]
-    updated_at: datetime
+    updated_at: UtcDateTime
     index: str | None = None  # after publish / archive / rollback: how the refresh went
 
 
@@ -58,7 +61,7 @@ class VersionOut(BaseModel):
     number: int
     author: str
     note: str
-    created_at: datetime
+    created_at: UtcDateTime
     questions: list[str]
     answer: str
 
@@ -70,7 +73,7 @@ class AuditOut(BaseModel):
     action: str
     target: str
     detail: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 def faq_out(session: Session, entry: FaqEntry, index: str | None = None) -> FaqOut:
@@ -121,13 +124,13 @@ async def create_faq(body: FaqIn, kb: KnowledgeBaseDep, staff: EditorDep) -> Faq
 
 
 @router.get("/faq/{entry_id}", response_model=FaqOut)
-async def get_faq(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> FaqOut:
+async def get_faq(entry_id: EntryId, kb: KnowledgeBaseDep, _: EditorDep) -> FaqOut:
     return await run_in_session(kb, lambda s: faq_out(s, curation.FAQ.get(s, entry_id)))
 
 
 @router.put("/faq/{entry_id}", response_model=FaqOut)
 async def update_faq(
-    entry_id: int, body: FaqUpdate, kb: KnowledgeBaseDep, staff: EditorDep
+    entry_id: EntryId, body: FaqUpdate, kb: KnowledgeBaseDep, staff: EditorDep
 ) -> FaqOut:
     return await run_in_session(
         kb,

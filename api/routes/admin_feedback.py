@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -11,11 +10,15 @@ from sqlalchemy.orm import Session
 
 from api.deps import EditorDep, KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
-from api.schemas import CitizenText
+from api.schemas import CitizenText, UtcDateTime, error_responses
 from nlu import tickets
 from nlu.models import FeedbackStatus, FeedbackTicket
 
-router = APIRouter(prefix="/api/v1/admin/feedback", tags=["staff: feedback"])
+router = APIRouter(
+    prefix="/api/v1/admin/feedback",
+    tags=["staff: feedback"],
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
 TicketNumber = Annotated[str, Path(pattern=r"^PA-\d{4}-\d{6,12}$")]
 
 
@@ -26,7 +29,7 @@ class TicketOut(BaseModel):
     contact: str
     status: str
     reply: str
-    created_at: datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, t: FeedbackTicket) -> TicketOut:

@@ -3,7 +3,6 @@ to a procedure, dismiss."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,12 +12,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EditorDep, KnowledgeBaseDep
 from api.errors import NotFoundError
+from api.schemas import UtcDateTime, error_responses
 from knowledge_base import curation
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu import inbox
 
-router = APIRouter(prefix="/api/v1/admin/inbox", tags=["staff: inbox"])
+router = APIRouter(
+    prefix="/api/v1/admin/inbox",
+    tags=["staff: inbox"],
+    responses=error_responses(400, 401, 403, 404, 413, 422),
+)
 DRAFT_ANSWER = "(Cần soạn câu trả lời)"
 
 
@@ -31,7 +35,7 @@ class GroupOut(BaseModel):
     key: str
     question: str
     count: int
-    last_seen: datetime | None
+    last_seen: UtcDateTime | None
     wordings: list[str]
     suggestions: list[Suggestion]
 

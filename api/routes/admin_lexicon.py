@@ -4,7 +4,6 @@ FAQ entries; a publish rebuilds the index and the question reader."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -16,13 +15,18 @@ from api.deps import (
     KnowledgeBaseDep,
     run_in_session,
 )
-from api.routes.workflow import add_workflow_routes
+from api.routes.workflow import EntryId, Version, add_workflow_routes
+from api.schemas import UtcDateTime, error_responses
 from knowledge_base import curation
 from knowledge_base.curation import PhraseContent
 from knowledge_base.models import LexiconEntryRow
 from knowledge_base.understanding import staff as lexicon_staff
 
-router = APIRouter(prefix="/api/v1/admin/lexicon", tags=["staff: lexicon"])
+router = APIRouter(
+    prefix="/api/v1/admin/lexicon",
+    tags=["staff: lexicon"],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+)
 Phrase = Annotated[str, Field(min_length=1, max_length=120)]
 
 
@@ -37,7 +41,7 @@ class LexiconIn(BaseModel):
 
 
 class LexiconUpdate(LexiconIn):
-    version: int  # the version the editor started from (optimistic lock)
+    version: Version  # the version the editor started from (optimistic lock)
 
 
 class LexiconOut(BaseModel):
@@ -49,7 +53,7 @@ class LexiconOut(BaseModel):
     term: str
     phrases: list[str]
     active: bool
-    updated_at: datetime
+    updated_at: UtcDateTime
     index: str | None = None  # after publish / archive / rollback: how the refresh went
 
 
@@ -67,7 +71,7 @@ class LexiconVersionOut(BaseModel):
     number: int
     author: str
     note: str
-    created_at: datetime
+    created_at: UtcDateTime
     kind: str
     term: str
     phrases: list[str]
@@ -131,13 +135,13 @@ async def create_entry(body: LexiconIn, kb: KnowledgeBaseDep, staff: EditorDep) 
 
 
 @router.get("/{entry_id}", response_model=LexiconOut)
-async def get_entry(entry_id: int, kb: KnowledgeBaseDep, _: EditorDep) -> LexiconOut:
+async def get_entry(entry_id: EntryId, kb: KnowledgeBaseDep, _: EditorDep) -> LexiconOut:
     return await run_in_session(kb, lambda s: lexicon_out(s, curation.LEXICON.get(s, entry_id)))
 
 
 @router.put("/{entry_id}", response_model=LexiconOut)
 async def update_entry(
-    entry_id: int, body: LexiconUpdate, kb: KnowledgeBaseDep, staff: EditorDep
+    entry_id: EntryId, body: LexiconUpdate, kb: KnowledgeBaseDep, staff: EditorDep
 ) -> LexiconOut:
     content = body.content()
     return await run_in_session(

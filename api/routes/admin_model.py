@@ -12,11 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, EditorDep, KnowledgeBaseDep
 from api.errors import ConflictError
+from api.schemas import error_responses
 from knowledge_base.ranking.jobs import JobStatus, RetrainJob, TrainingBusyError, TrainingResult
 from knowledge_base.ranking.model import META_FILE, MODEL_FILE, RankerInfo
 from knowledge_base.service import KnowledgeBase
 
-router = APIRouter(prefix="/api/v1/admin", tags=["staff: ranker"])
+router = APIRouter(
+    prefix="/api/v1/admin", tags=["staff: ranker"], responses=error_responses(401, 403, 409, 422)
+)
 
 
 def get_ranker_job(request: Request) -> RetrainJob:

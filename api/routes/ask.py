@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KnowledgeBaseDep, rate_limit
-from api.schemas import AskRequest, AskResponse
+from api.schemas import AskRequest, AskResponse, error_responses
+from knowledge_base.metrics import count_answer
 
-router = APIRouter(prefix="/api/v1", tags=["ask"])
+router = APIRouter(prefix="/api/v1", tags=["ask"], responses=error_responses(400, 413, 422, 429))
 
 
 @router.post(
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["ask"])
 async def ask(body: AskRequest, kb: KnowledgeBaseDep) -> AskResponse:
     # Embedding, faiss and BM25 are CPU work: keep them off the event loop.
     result = await run_in_threadpool(kb.ask, body.question, body.top_k)
+    count_answer("api", result.answerable, result.refusal_kind)
     return AskResponse(
         answerable=result.answerable,
         aspect=result.aspect,

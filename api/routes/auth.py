@@ -9,14 +9,26 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth.service import Staff, authenticate, close_session, open_session
+from api.auth.models import StaffUser
+from api.auth.service import (
+    Staff,
+    close_session,
+    login_candidate,
+    open_session,
+    password_matches,
+)
 from api.deps import SESSION_COOKIE, ClientDep, KnowledgeBaseDep, LimiterDep, current_staff
 from api.errors import UnauthorizedError
 from api.ratelimit import RateLimiter
+from api.schemas import error_responses
 from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 
-router = APIRouter(prefix="/api/v1/auth", tags=["staff auth"])
+router = APIRouter(
+    prefix="/api/v1/auth",
+    tags=["staff auth"],
+    responses=error_responses(400, 401, 403, 413, 422, 429),
+)
 
 
 class LoginRequest(BaseModel):
@@ -31,10 +43,28 @@ class StaffOut(BaseModel):
     expires_at: datetime | None = None
 
 
-def start_session(kb: KnowledgeBase, username: str, password: str) -> tuple[StaffOut, str] | None:
+async def start_session(
+    kb: KnowledgeBase, username: str, password: str
+) -> tuple[StaffOut, str] | None:
+    user = await run_in_threadpool(_candidate, kb, username)
+    if not await password_matches(user.password_hash if user else None, password):
+        return None
+    assert user is not None
+    return await run_in_threadpool(_open, kb, user.id)
+
+
+def _candidate(kb: KnowledgeBase, username: str) -> StaffUser | None:
     with session_scope(kb.engine) as session:
-        user = authenticate(session, username, password)
-        if user is None:
+        user = login_candidate(session, username)
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
+def _open(kb: KnowledgeBase, user_id: int) -> tuple[StaffOut, str] | None:
+    with session_scope(kb.engine) as session:
+        user = session.get(StaffUser, user_id)
+        if user is None or not user.active:  # disabled while the password was checked
             return None
         login = open_session(session, user, kb.settings.staff_session_ttl_s)
         out = StaffOut(
@@ -54,7 +84,7 @@ async def attempt_login(
     name = username.strip().lower()
     await limiter.check("login_ip", client)
     await limiter.check("login_user", name)
-    result = await run_in_threadpool(start_session, kb, name, password)
+    result = await start_session(kb, name, password)
     if result is None:
         await limiter.record("login_ip", client)
         await limiter.record("login_user", name)

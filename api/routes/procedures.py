@@ -11,12 +11,21 @@ from sqlalchemy.orm import Session
 
 from api.deps import KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
-from api.schemas import ChannelOut, DocumentOut, ProcedureListItem, ProcedureOut, ProcedurePage
+from api.schemas import (
+    ChannelOut,
+    DocumentOut,
+    ProcedureListItem,
+    ProcedureOut,
+    ProcedurePage,
+    error_responses,
+)
 from knowledge_base.models import Procedure
 from knowledge_base.retrieval.searcher import analyze
 from knowledge_base.service import KnowledgeBase
 
-router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"])
+router = APIRouter(
+    prefix="/api/v1/procedures", tags=["procedures"], responses=error_responses(404, 422)
+)
 SEARCH_DEPTH = 200
 
 

@@ -11,16 +11,19 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth.models import Role
 from api.auth.service import Staff
-from api.deps import ChatDep, StaffDep, current_staff
+from api.deps import ChannelRepliesDep, ChatDep, StaffDep, current_staff
 from api.errors import ConflictError, NotFoundError
 from api.routes.admin_inbox import LinkOut, known_code, unknown_code
-from api.schemas import ConversationOut, StaffReply, TurnOut
+from api.schemas import ConversationOut, StaffReply, TurnOut, error_responses
 from knowledge_base.db import session_scope
 from nlu import handoff_links
 from nlu.chat import ChatService
 
 router = APIRouter(
-    prefix="/api/v1/staff/conversations", tags=["staff"], dependencies=[Depends(current_staff)]
+    prefix="/api/v1/staff/conversations",
+    tags=["staff"],
+    dependencies=[Depends(current_staff)],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
@@ -62,13 +65,18 @@ async def transcript(
 
 @router.post("/{conversation_id}/reply", response_model=TurnOut, summary="Reply as staff")
 async def reply(
-    conversation_id: ConversationId, body: StaffReply, service: ChatDep, staff: StaffDep
+    conversation_id: ConversationId,
+    body: StaffReply,
+    service: ChatDep,
+    staff: StaffDep,
+    channels: ChannelRepliesDep,
 ) -> TurnOut:
     turn = await run_in_threadpool(
         service.staff_reply, conversation_id, body.text, editor_limits(staff)
     )
     if turn is None:
         raise NotFoundError("unknown conversation, or not waiting for a person")
+    await channels.staff_reply(conversation_id, turn.text)  # Zalo: pushed to the citizen
     return _turn(turn)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.service import Staff
-from api.deps import ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
+from api.deps import ChannelRepliesDep, ChatDep, EditorDep, KnowledgeBaseDep, run_in_session
 from api.errors import NotFoundError
 from api.routes import admin_inbox
 from api.routes.admin_feedback import TicketOut, answer_ticket
@@ -151,17 +151,17 @@ async def handoff_reply(
     conversation_id: ConversationId,
     chat: ChatDep,
     staff: EditorDep,
+    channels: ChannelRepliesDep,
     text: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     reply = _citizen_text(text)
     if reply is None:
         error = "Nội dung trả lời không được để trống."
         return await _handoff_page(request, chat, staff, conversation_id, 422, error)
-    if (
-        await run_in_threadpool(chat.staff_reply, conversation_id, reply, editor_limits(staff))
-        is None
-    ):
+    turn = await run_in_threadpool(chat.staff_reply, conversation_id, reply, editor_limits(staff))
+    if turn is None:
         raise NotFoundError("unknown conversation")
+    await channels.staff_reply(conversation_id, turn.text)  # Zalo: pushed to the citizen
     return back_to(f"{SITE_PREFIX}/handoff/{conversation_id}", "replied")
 
 

@@ -40,6 +40,8 @@ NOTICES = {
     "answered": "Đã lưu trả lời góp ý.",
     "facts": "Đã lưu số liệu của tỉnh.",
     "user": "Đã tạo tài khoản.",
+    "retried": "Đã đưa thông báo vào hàng đợi gửi lại.",
+    "unsubscribed": "Đã hủy đăng ký nhận thông báo của công dân.",
 }
 ERROR_MESSAGES = {
     "forbidden": "Bạn không có quyền thực hiện thao tác này, hoặc trang đã cũ (hãy tải lại trang).",
@@ -68,6 +70,8 @@ AUDIT_ACTIONS = {
     "user.enable": "Mở lại tài khoản",
     "user.reset": "Đặt lại mật khẩu",
     "user.signout": "Đăng xuất mọi phiên",
+    "notification.retry": "Gửi lại thông báo",
+    "notification.unsubscribe": "Hủy đăng ký thông báo",
 }
 _LOG_PHRASES = (
     (re.compile(r"^created$"), "tạo mới"),

@@ -3,6 +3,8 @@
  *   <script src="https://HOST/static/widget.js" data-api-base="https://HOST"
  *           data-province="Hậu Giang" data-color="#0b5394" defer></script>
  * Everything from the server is inserted as text (textContent), never as HTML.
+ * The session id lives in sessionStorage (this tab only, gone when it closes), and the server
+ * ends a conversation idle for a while: a shared kiosk never shows the previous citizen's.
  */
 (function () {
   "use strict";
@@ -14,7 +16,8 @@
   var SESSION_KEY = "hotline-chat-session";
   var URL_RE = /(https?:\/\/[^\s<>"]+)/g;
   var state = { session: null, lastTurn: 0, polling: null, busy: false };
-  try { state.session = localStorage.getItem(SESSION_KEY); } catch (e) { /* private mode */ }
+  try { localStorage.removeItem(SESSION_KEY); } catch (e) { /* kept there by older versions */ }
+  try { state.session = sessionStorage.getItem(SESSION_KEY); } catch (e) { /* private mode */ }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -105,7 +108,15 @@
 
   function remember(session) {
     state.session = session;
-    try { localStorage.setItem(SESSION_KEY, session); } catch (e) { /* ignore */ }
+    try { sessionStorage.setItem(SESSION_KEY, session); } catch (e) { /* ignore */ }
+  }
+
+  function forget() {
+    // The server ended the conversation (idle too long) or no longer knows it.
+    state.session = null;
+    state.lastTurn = 0;
+    if (state.polling) { clearInterval(state.polling); state.polling = null; }
+    try { sessionStorage.removeItem(SESSION_KEY); } catch (e) { /* ignore */ }
   }
 
   function request(method, path, body) {
@@ -123,6 +134,11 @@
     if (!state.session) return Promise.resolve([]);
     return request("GET", "/api/v1/chat/" + encodeURIComponent(state.session) + "/messages?after=" + state.lastTurn)
       .then(function (r) {
+        if (r.status === 404 || r.status === 410) {
+          if (state.polling) addMessage("bot", "Phiên trò chuyện đã kết thúc. Anh/chị gửi tin nhắn mới để bắt đầu lại.");
+          forget();
+          return [];
+        }
         if (!r.ok) return [];
         r.json.forEach(function (t) { state.lastTurn = Math.max(state.lastTurn, t.id); });
         return r.json;
@@ -161,7 +177,31 @@
       .then(function () { typing.textContent = ""; state.busy = false; input.focus(); });
   }
 
+  function showNotifications() {
+    // Dossier news queued for this session since it was last open (also after it ended).
+    if (!state.session) return Promise.resolve();
+    var path = "/api/v1/chat/" + encodeURIComponent(state.session) + "/notifications";
+    return request("GET", path).then(function (r) {
+      if (!r.ok || !r.json.length) return;
+      r.json.forEach(function (n) { addMessage("bot", n.text); });
+      var row = el("div", { "class": "hl-buttons" });
+      var stop = el("button", { type: "button" }, "Ngừng nhận thông báo");
+      stop.addEventListener("click", function () {
+        row.remove();
+        request("POST", path + "/cancel").then(function (c) {
+          if (c.ok) addMessage("bot", "Đã hủy nhận thông báo hồ sơ. Tổng đài sẽ không gửi thêm tin nào.");
+        }).catch(function () { /* the citizen can type "hủy thông báo" */ });
+      });
+      row.appendChild(stop);
+      log.appendChild(row);
+    }).catch(function () { /* news waits for the next time */ });
+  }
+
   function restore() {
+    showNotifications().then(showTranscript);
+  }
+
+  function showTranscript() {
     if (!state.session) {
       addMessage("bot", "Xin chào! Anh/chị cần hỏi về thủ tục hành chính nào ạ?");
       return;

@@ -7,7 +7,9 @@ from sqlalchemy import create_engine
 
 import api.auth.models  # noqa: F401 - registers the staff tables
 import nlu.models  # noqa: F401 - registers the conversation tables
+from api.channels.zalo import models as zalo_models  # noqa: F401 - Zalo channel tables
 from knowledge_base.models import Base
+from nlu.notifications import models as notification_models  # noqa: F401 - notification tables
 
 config = context.config
 target_metadata = Base.metadata

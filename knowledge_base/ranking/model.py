@@ -7,6 +7,8 @@ import hashlib
 import json
 import math
 import os
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -14,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 from numpy.typing import NDArray
 
 from knowledge_base.ranking.features import FEATURE_NAMES, POPULARITY
 
 MODEL_FILE = "ranker.txt"
 META_FILE = "ranker.json"
+_MISMATCH_ATTEMPTS = 3
 
 
 @dataclass
@@ -77,7 +81,10 @@ class Ranker:
     def save(self, folder: Path) -> None:
         """Write beside the live files, then swap each in with an atomic rename: the model
         first, then the metadata that names the model's digest, so a reader between the two
-        renames sees a mismatch (and keeps its model) rather than a mixed pair."""
+        renames sees a mismatch (and keeps its model) rather than a mixed pair.
+
+        Saves from several processes take turns (a lock file beside the folder): interleaved,
+        one's model could stay beside the other's metadata, a pair no worker could load."""
         folder.mkdir(parents=True, exist_ok=True)
         model_text = self.booster.model_to_string()
         meta = {
@@ -85,13 +92,17 @@ class Ranker:
             "popularity": self.popularity,
             "model_sha256": hashlib.sha256(model_text.encode()).hexdigest(),
         }
-        for name, text in (
-            (MODEL_FILE, model_text),
-            (META_FILE, json.dumps(meta, ensure_ascii=False, indent=1)),
-        ):
-            staging = folder / f".{name}.{os.getpid()}"
-            staging.write_text(text, encoding="utf-8")
-            staging.replace(folder / name)
+        with FileLock(folder.with_name(folder.name + ".lock")):
+            for name, text in (
+                (MODEL_FILE, model_text),
+                (META_FILE, json.dumps(meta, ensure_ascii=False, indent=1)),
+            ):
+                staging = folder / f".{name}.{os.getpid()}-{secrets.token_hex(4)}"
+                try:
+                    staging.write_text(text, encoding="utf-8")
+                    staging.replace(folder / name)
+                finally:
+                    staging.unlink(missing_ok=True)
 
 
 class RankerMismatchError(ValueError):
@@ -113,7 +124,21 @@ def site_model_stamp(folder: Path | None) -> int | None:
 
 
 def load_ranker(folder: Path | None) -> Ranker | None:
-    """The model trained for this site (``folder``) if there is one, else the bundled one."""
+    """The model trained for this site (``folder``) if there is one, else the bundled one.
+
+    A pair caught between the two renames of a save is read again once that save is done."""
+    attempt = 1
+    while True:
+        try:
+            return _load_ranker(folder)
+        except RankerMismatchError:
+            if attempt == _MISMATCH_ATTEMPTS:
+                raise
+        time.sleep(0.05 * attempt)
+        attempt += 1
+
+
+def _load_ranker(folder: Path | None) -> Ranker | None:
     if folder is not None and (folder / MODEL_FILE).exists() and (folder / META_FILE).exists():
         model_text = (folder / MODEL_FILE).read_text(encoding="utf-8")
         meta_text = (folder / META_FILE).read_text(encoding="utf-8")

@@ -6,11 +6,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge_base.curation import is_live
-from knowledge_base.models import FaqEntry, Procedure
+from knowledge_base.models import FaqEntry, LexiconEntryRow, Procedure
 from knowledge_base.understanding.lexicon import active_lexicon
 
 _SPACE_RE = re.compile(r"\s+")
@@ -78,3 +78,16 @@ def corpus_hash(documents: list[SearchDocument]) -> str:
         for passage in doc.passages:
             digest.update(passage.encode())
     return digest.hexdigest()
+
+
+def content_stamp(session: Session) -> str:
+    """What the index is built from, summarised by one cheap query per table: replicas that
+    share no disk compare it with the stamp their index was built at, and rebuild when it
+    moved (a FAQ published on another replica, a catalogue import, a lexicon change)."""
+    parts = []
+    for model in (Procedure, FaqEntry, LexiconEntryRow):
+        count, newest = session.execute(
+            select(func.count(), func.max(model.updated_at)).select_from(model)
+        ).one()
+        parts.append(f"{count}@{newest}")
+    return "|".join(parts)

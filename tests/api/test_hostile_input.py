@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from api.main import create_app
 from api.site import catalogue_pages
+from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu.chat import OfflineDialogue
+from nlu.models import ChatTurn
 from tests.api.conftest import PASSWORD, staffed_kb
 from tests.api.site.test_pages import sign_in
 
@@ -120,3 +123,44 @@ def test_the_login_form_refuses_posts_from_another_site(client: TestClient) -> N
     assert forged.status_code == 403
     own = client.post("/staff/login", data=form, headers={"Origin": "http://testserver"})
     assert own.status_code == 200 and own.url.path == "/staff"
+
+
+@pytest.mark.parametrize("megabytes", [1, 10])
+def test_big_bodies_are_refused_on_every_public_route(client: TestClient, megabytes: int) -> None:
+    body = b'{"message": "' + b"a" * (megabytes * 1024 * 1024) + b'"}'
+    for path in ("/api/v1/ask", "/api/v1/chat", "/api/v1/auth/login"):
+        refused = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert refused.status_code == 413, path
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"question": "\xff\xfe l\xe1\xbb\x87 ph\xc3"}',  # invalid UTF-8
+        b'{"question": "l\\u1ec7 ph\\u00ed\\u0000 khai sinh"}',  # a NUL character
+        b'{"question": "' + ("😀" * 5000).encode() + b'"}',  # 5,000 emoji
+        b'{"question": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",  # a JSON nesting bomb
+        b'{"question": "\\ud800 surrogate"}',  # a lone surrogate
+        b"\x00\x01\x02 not json at all",
+    ],
+)
+def test_malformed_text_gets_a_clear_4xx_and_stores_nothing(
+    client: TestClient, kb: KnowledgeBase, raw: bytes
+) -> None:
+    for path in ("/api/v1/ask", "/api/v1/chat"):
+        body = raw.replace(b'"question"', b'"message"') if path.endswith("chat") else raw
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert response.json()["error"]["code"] in {"invalid_request", "bad_request"}
+    with session_scope(kb.engine) as session:
+        assert session.scalar(select(func.count()).select_from(ChatTurn)) == 0
+
+
+def test_markup_typed_by_a_citizen_is_shown_to_staff_as_text(client: TestClient) -> None:
+    script = "<script>alert('xss')</script><img src=x onerror=alert(1)> thủ tục gì đó"
+    assert client.post("/api/v1/chat", json={"message": script}).status_code == 200
+    sign_in(client, "editor1")
+    for path in ("/staff/inbox", "/staff"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "<script>alert(" not in page.text and "<img src=x" not in page.text

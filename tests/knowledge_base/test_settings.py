@@ -17,7 +17,12 @@ def test_production_names_every_missing_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(environment="production", secret_key=SECRET, data_dir=tmp_path)
     message = str(refused.value)
-    for name in ("HOTLINE_REDIS_URL", "HOTLINE_RASA_ACTION_TOKEN", "HOTLINE_VOICE_STREAM_TOKEN"):
+    for name in (
+        "HOTLINE_REDIS_URL",
+        "HOTLINE_RASA_ACTION_TOKEN",
+        "HOTLINE_VOICE_STREAM_TOKEN",
+        "HOTLINE_DATABASE_URL",
+    ):
         assert name in message
     ready = Settings(
         environment="production",
@@ -26,6 +31,7 @@ def test_production_names_every_missing_setting(tmp_path: Path) -> None:
         redis_url="redis://127.0.0.1:6379/0",
         rasa_action_token="t" * 32,
         voice_stream_token="v" * 32,
+        database_url="postgresql://hotline@db:5432/hotline",
     )
     assert ready.environment == "production"
     with pytest.raises(ValidationError, match="placeholder"):

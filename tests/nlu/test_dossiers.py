@@ -147,3 +147,26 @@ def test_fifty_parallel_wrong_guesses_pass_at_most_the_limit(kind):
 def test_an_unreachable_redis_refuses_look_ups():
     limiter = RedisAttemptLimiter("redis://127.0.0.1:1/0")
     assert not limiter.reserve([Quota(f"code:{uuid.uuid4().hex}", 5, 60)])
+
+
+def test_the_memory_limiter_stays_bounded_under_many_distinct_keys():
+    limiter = MemoryAttemptLimiter(max_keys=100)
+    for n in range(5000):  # every guess from a new conversation, for a new code
+        assert limiter.reserve([Quota(f"conv:{n}", 3, 60), Quota(f"code:{n}", 3, 60)])
+    assert len(limiter) <= 100
+    # the most recent keys are still counted
+    recent = [Quota("conv:4999", 3, 60)]
+    assert limiter.reserve(recent) and limiter.reserve(recent)
+    assert not limiter.reserve(recent)
+
+
+def test_the_memory_limiter_sweeps_expired_keys_first():
+    limiter = MemoryAttemptLimiter(max_keys=10)
+    for n in range(8):
+        limiter.reserve([Quota(f"gone:{n}", 3, 0)])  # a window already over
+    kept = Quota("kept", 2, 60)
+    assert limiter.reserve([kept])
+    for n in range(5):
+        limiter.reserve([Quota(f"new:{n}", 3, 60)])
+    assert len(limiter) == 6  # the expired ones went, not the live counter
+    assert limiter.reserve([kept]) and not limiter.reserve([kept])

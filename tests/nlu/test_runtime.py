@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from nlu.runtime import endpoints_yaml, model_path, project_hash
+import pytest
+
+from nlu.runtime import api_token, endpoints_yaml, model_path, project_hash, serve_command
 from tests.conftest import make_settings
 
 
@@ -32,3 +34,29 @@ def test_model_is_cached_by_project_hash(tmp_path: Path):
     settings = make_settings(tmp_path, rasa_dir=tmp_path / "rasa")
     assert model_path(settings) == tmp_path / "rasa" / "models" / f"hotline-{project_hash()}.tar.gz"
     assert project_hash() == project_hash()
+
+
+def test_rasa_api_is_token_protected_and_endpoints_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("nlu.runtime.rasa_executable", lambda: Path("rasa"))
+    settings = make_settings(tmp_path, rasa_dir=tmp_path / "rasa", rasa_action_token="secret-x")
+    endpoints = tmp_path / "rasa" / "endpoints.yml"
+    endpoints.parent.mkdir(parents=True)
+    endpoints.write_text("old", encoding="utf-8")
+    endpoints.chmod(0o644)
+    command = serve_command(settings, 5005, "http://127.0.0.1:8000")
+    token = next(a for a in command if a.startswith("--auth-token=")).partition("=")[2]
+    assert len(token) >= 24 and token == api_token(settings)
+    assert endpoints.stat().st_mode & 0o777 == 0o600
+    assert "secret-x" in endpoints.read_text(encoding="utf-8")
+    configured = make_settings(tmp_path, rasa_api_token="configured-token")
+    assert api_token(configured) == "configured-token"
+    # a token beginning with "-" stays one argument (argparse would refuse it after a space)
+    dashed = make_settings(tmp_path, rasa_dir=tmp_path / "rasa", rasa_api_token="-dash-token")
+    assert "--auth-token=-dash-token" in serve_command(dashed, 5005, "http://127.0.0.1:8000")
+
+
+def test_lock_store_fails_fast_when_redis_is_unreachable(tmp_path: Path):
+    settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    assert "socket_timeout: 2" in endpoints_yaml(settings, "http://api:8000")

@@ -50,7 +50,7 @@ def desk(browser, rasa_stack, accounts):
 
 def widget_answer(page, base_url: str, question: str) -> str:
     page.goto(base_url + "/")
-    page.evaluate("localStorage.clear()")  # a fresh conversation each time
+    page.evaluate("sessionStorage.clear()")  # a fresh conversation each time
     page.reload()
     page.get_by_role("button", name="Hỏi đáp thủ tục").click()
     send(page, question)

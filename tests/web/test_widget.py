@@ -37,7 +37,10 @@ def test_citizen_chats_picks_a_quick_reply_and_rates(rasa_stack, phone):
     page.locator(".hl-buttons button", has_text="5").last.click()
     page.get_by_text("5/5").first.wait_for()
 
-    # the session survives a reload (localStorage) and the transcript comes back
+    # the session id is kept for this tab only, never in localStorage (a shared kiosk)
+    assert page.evaluate("sessionStorage.getItem('hotline-chat-session')")
+    assert page.evaluate("localStorage.getItem('hotline-chat-session')") is None
+    # the session survives a reload of the tab and the transcript comes back
     page.reload()
     page.get_by_role("button", name="Hỏi đáp thủ tục").click()
     page.locator(".hl-me").nth(1).wait_for()

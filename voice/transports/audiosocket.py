@@ -23,6 +23,15 @@ KIND_AUDIO = 0x10
 KIND_ERROR = 0xFF
 HEADER = struct.Struct(">BH")
 MAX_AUDIO_PAYLOAD = 8000  # 0.5 s of audio: far above any real frame; bigger means garbage
+# The largest payload of each kind: checked on the header, so a bogus length is refused before
+# its bytes are waited for (and a decoder never holds more than one message and one read).
+MAX_PAYLOAD = {
+    KIND_HANGUP: 0,
+    KIND_UUID: 16,
+    KIND_DTMF: 1,
+    KIND_AUDIO: MAX_AUDIO_PAYLOAD,
+    KIND_ERROR: 1,
+}
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
@@ -57,6 +66,12 @@ class AudioSocketDecoder:
         self.buffer.extend(data)
         while len(self.buffer) >= HEADER.size:
             kind, length = HEADER.unpack_from(self.buffer)
+            if kind not in MAX_PAYLOAD:
+                raise AudioSocketProtocolError(f"unknown message kind 0x{kind:02x}")
+            if length > MAX_PAYLOAD[kind]:
+                raise AudioSocketProtocolError(
+                    f"a 0x{kind:02x} message of {length} bytes (at most {MAX_PAYLOAD[kind]})"
+                )
             if len(self.buffer) < HEADER.size + length:
                 return
             payload = bytes(self.buffer[HEADER.size : HEADER.size + length])
@@ -72,7 +87,7 @@ class AudioSocketDecoder:
             self.started = True
             return CallStarted(str(uuid.UUID(bytes=payload)), transport="audiosocket")
         if kind == KIND_AUDIO:
-            if len(payload) % 2 or len(payload) > MAX_AUDIO_PAYLOAD:
+            if len(payload) % 2:
                 raise AudioSocketProtocolError(f"bad audio payload of {len(payload)} bytes")
             return AudioIn(payload)
         if kind == KIND_DTMF:

@@ -30,11 +30,16 @@ from voice.frames import (
 )
 from voice.transports.audiosocket import DTMF_DIGITS
 
-MAX_MESSAGE_CHARS = 64_000
+# A 20 ms media event is about 300 characters; this allows a second of audio in one message.
+MAX_MESSAGE_CHARS = 16_000
 
 
 class MediaStreamProtocolError(ValueError):
     """A message that is not a media-stream event."""
+
+
+class MediaStreamTooLargeError(MediaStreamProtocolError):
+    """A message over ``MAX_MESSAGE_CHARS``."""
 
 
 @dataclass
@@ -44,7 +49,7 @@ class MediaStreamSerializer:
     def decode(self, text: str) -> InboundFrame | None:
         """One WebSocket text message to a frame (None for events the call does not need)."""
         if len(text) > MAX_MESSAGE_CHARS:
-            raise MediaStreamProtocolError("message too long")
+            raise MediaStreamTooLargeError(f"a message of {len(text)} characters")
         try:
             message: Any = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -2,6 +2,11 @@
 AudioSocket server, as Asterisk's ``AudioSocket()`` would. For loopback tests and small sites
 without Asterisk; the pjsua2 wheel handles at most 4 calls per process.
 
+Its calls are counted twice, on purpose: here against pjsua2's four (a ``CallSlots`` of its
+own; over it the caller gets 486 Busy Here), and, as one AudioSocket connection each, against
+the cap the voice worker shares between its transports; over that one the caller hears the busy
+prompt and the bridge hangs up.
+
 pjsua2 calls back from its own threads; audio crosses to the asyncio side through queues, and
 everything pjsua2 must do (hang up) is done on the thread that polls its events.
 
@@ -28,11 +33,14 @@ from collections import deque
 from typing import Any
 
 from voice.audio import FRAME_BYTES, PHONE_RATE
+from voice.capacity import CallSlot, CallSlots, Offered, offer
 from voice.transports.audiosocket_client import AudioSocketCaller
 
 logger = logging.getLogger(__name__)
 MAX_CALLS = 4
 MAX_BUFFERED_FRAMES = 3000  # a minute of answer audio waiting to be played
+FROM_CALLER_FRAMES = 50  # a second of the caller's audio waiting for the AudioSocket leg
+FROM_CALLER_CONTROL_ROOM = 16  # keys and the hang-up
 SHUTDOWN_GRACE_S = 3.0  # for the calls' BYEs to be answered and their AudioSocket legs closed
 
 
@@ -51,13 +59,21 @@ class _Leg:
         self.call_id = call_id
         self.to_caller: deque[bytes] = deque(maxlen=MAX_BUFFERED_FRAMES)
         self.from_caller: asyncio.Queue[bytes | tuple[str, str] | None] | None = None
+        self.dropped_frames = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ended = threading.Event()
 
     def to_server(self, item: bytes | tuple[str, str] | None) -> None:
         """Caller audio, ("dtmf", digit), or None when the caller hung up."""
         if self.loop is not None and self.from_caller is not None:
-            self.loop.call_soon_threadsafe(self.from_caller.put_nowait, item)
+            self.loop.call_soon_threadsafe(self._offer, item)
+
+    def _offer(self, item: bytes | tuple[str, str] | None) -> None:
+        """asyncio thread: queue without waiting, as ``voice.capacity.offer`` drops."""
+        assert self.from_caller is not None
+        kind: Offered = "end" if item is None else "control" if isinstance(item, tuple) else "audio"
+        if not offer(self.from_caller, item, kind, FROM_CALLER_FRAMES):
+            self.dropped_frames += 1
 
 
 class SipAudioSocketBridge:
@@ -66,6 +82,8 @@ class SipAudioSocketBridge:
         self.calls_bridged = 0
         self._hangups: queue.Queue[int] = queue.Queue()  # call ids, done on the pjsua2 thread
         self._calls: dict[int, Any] = {}  # touched only on the pjsua2 thread
+        self._slots = CallSlots(MAX_CALLS)
+        self._held: dict[int, CallSlot] = {}  # call id → its slot; pjsua2 thread
         self._every_call: weakref.WeakSet[Any] = weakref.WeakSet()  # to prove none outlives pj
         self._legs: set[concurrent.futures.Future[None]] = set()
         self._stop = threading.Event()
@@ -165,6 +183,7 @@ class SipAudioSocketBridge:
     def _forget_ended_calls(self) -> None:
         for call_id in [i for i, c in self._calls.items() if c.leg.ended.is_set()]:
             del self._calls[call_id]  # freed here, on this thread, while pjsua2 is alive
+            self._held.pop(call_id).release()
 
     def _end_all_calls(self, endpoint: Any) -> None:
         """A BYE for every call in flight, then wait (bounded) until each has ended."""
@@ -178,13 +197,22 @@ class SipAudioSocketBridge:
         for _ in range(5):  # answer retransmissions of the last requests
             endpoint.libHandleEvents(20)
         self._calls.clear()
+        for slot in self._held.values():
+            slot.release()
+        self._held.clear()
 
     def admit(self, call: Any) -> bool:
         """pjsua2 thread: keep the call unless the process already has its 4 (or is stopping)."""
         self._every_call.add(call)
-        if len(self._calls) >= MAX_CALLS or self._stop.is_set():
+        if self._stop.is_set():
             return False
+        slot = self._slots.try_acquire("sip")
+        if slot is None:
+            return False
+        if (stale := self._held.pop(call.getId(), None)) is not None:
+            stale.release()  # pjsua2 reused the id of an ended call not yet forgotten
         self._calls[call.getId()] = call
+        self._held[call.getId()] = slot
         return True
 
     # --- asyncio thread ------------------------------------------------------------------------
@@ -197,7 +225,7 @@ class SipAudioSocketBridge:
         future.add_done_callback(self._legs.discard)
 
     async def _audiosocket_leg(self, leg: _Leg) -> None:
-        leg.from_caller = asyncio.Queue()
+        leg.from_caller = asyncio.Queue(FROM_CALLER_FRAMES + FROM_CALLER_CONTROL_ROOM)
         line = AudioSocketCaller(on_audio=leg.to_caller.append)
         try:
             await line.connect(*self.audiosocket)
@@ -212,6 +240,8 @@ class SipAudioSocketBridge:
         await line.close()
         if not leg.ended.is_set():  # let the last words play before the line drops
             await asyncio.sleep(min(len(leg.to_caller) * 0.02 + 0.2, 60.0))
+        if leg.dropped_frames:
+            logger.warning("sip_bridge.inbound_dropped", extra={"frames": leg.dropped_frames})
         self._hangups.put(leg.call_id)
 
     async def _upstream(self, leg: _Leg, line: AudioSocketCaller) -> None:
