@@ -26,30 +26,49 @@ THANKS_RATING = "Cảm ơn anh chị đã đánh giá."
 SORRY_TRANSFER = "Xin lỗi, hệ thống đang gặp sự cố. Tôi chuyển máy tới tổng đài viên."
 GOODBYE = "Cảm ơn anh chị đã gọi tổng đài dịch vụ công. Xin chào và hẹn gặp lại."
 NOT_UNDERSTOOD_KEY = "Phím này chưa được hỗ trợ."
+BUSY = "Xin lỗi, tổng đài đang bận. Anh chị vui lòng gọi lại sau ít phút."
+TIME_LIMIT = "Cuộc gọi đã đến thời lượng tối đa. Cảm ơn anh chị đã gọi, xin chào và hẹn gặp lại."
+SMS_OFFER = "Bấm phím 1 để nhận toàn bộ nội dung qua tin nhắn."
+SMS_SENT = "Đã gửi tin nhắn tới số điện thoại anh chị đang gọi. Anh chị vui lòng kiểm tra tin nhắn."
+SMS_FAILED = "Xin lỗi, hiện chưa gửi được tin nhắn. Anh chị vui lòng thử lại sau."
+GREETING_ID = "greeting"
+
+# Stable ids of the fixed prompts: the file names of a recorded prompt pack (``<id>.wav``).
+# Never rename one: a province's recordings are named after it.
+PROMPTS: dict[str, str] = {
+    "menu": MENU,
+    "reprompt": REPROMPT,
+    "ask_procedure": ASK_PROCEDURE,
+    "did_not_hear": DID_NOT_HEAR,
+    "want_details": WANT_DETAILS,
+    "transfer": TRANSFER,
+    "dossier_code": DOSSIER_CODE,
+    "dossier_phone": DOSSIER_PHONE,
+    "dossier_bad_code": DOSSIER_BAD_CODE,
+    "ask_rating": ASK_RATING,
+    "thanks_rating": THANKS_RATING,
+    "sorry_transfer": SORRY_TRANSFER,
+    "goodbye": GOODBYE,
+    "not_understood_key": NOT_UNDERSTOOD_KEY,
+    "busy": BUSY,
+    "time_limit": TIME_LIMIT,
+    "sms_offer": SMS_OFFER,
+    "sms_sent": SMS_SENT,
+    "sms_failed": SMS_FAILED,
+}
 
 
 def greeting(province: str) -> str:
     return f"Xin chào, đây là tổng đài dịch vụ công {province}. Mời anh chị nói câu hỏi của mình. {MENU}"
 
 
+def prompt_texts(province: str) -> dict[str, str]:
+    """Every fixed prompt by id, the greeting with the province's name."""
+    return {GREETING_ID: greeting(province), **PROMPTS}
+
+
 def fixed_prompts(province: str) -> list[str]:
-    return [
-        greeting(province),
-        MENU,
-        REPROMPT,
-        ASK_PROCEDURE,
-        DID_NOT_HEAR,
-        WANT_DETAILS,
-        TRANSFER,
-        DOSSIER_CODE,
-        DOSSIER_PHONE,
-        DOSSIER_BAD_CODE,
-        ASK_RATING,
-        THANKS_RATING,
-        SORRY_TRANSFER,
-        GOODBYE,
-        NOT_UNDERSTOOD_KEY,
-    ]
+    return list(prompt_texts(province).values())
 
 
 _LINK_RE = re.compile(r"https?://\S+|\[[^\]]*\]\([^)]*\)")

@@ -9,7 +9,7 @@ import pytest
 from voice import prompts
 from voice.audio import frames_of
 from voice.call import keypad_dossier_code
-from voice.tts.speech_text import number_words, speech_text
+from voice.tts.speech_text import SpeechStyle, number_words, speech_text
 from voice.vad import EndpointDetector, VadEvent
 
 
@@ -47,8 +47,47 @@ def test_speech_text_reads_amounts_dates_codes_and_abbreviations():
 
 
 def test_dossier_codes_are_read_character_by_character():
-    said = speech_text("Hồ sơ 000.00.12.H55-240101-0001 đã có kết quả.")
-    assert "H năm năm gạch hai bốn không một không một" in said
+    said = speech_text("Mã hồ sơ 000.00.12.H55-240101-0001 đã có kết quả.")
+    assert said.startswith("Mã hồ sơ không không không chấm")  # not "mã hồ sơ mã …"
+    assert "hát năm năm gạch hai bốn không một không một" in said  # the letter's Vietnamese name
+    grouped = speech_text("Hồ sơ 000.00.12.H55-240101-0001.", SpeechStyle(grouped=True))
+    assert "không không chấm, một hai chấm, hát năm năm gạch, hai bốn" in grouped
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("0905123456", "không chín không năm một hai ba bốn năm sáu"),
+        ("0905 123 456", "không chín không năm một hai ba bốn năm sáu"),
+        ("0236 3822 111", "không hai ba sáu ba tám hai hai một một một"),
+        ("+84 905 123 456", "không chín không năm một hai ba bốn năm sáu"),
+        ("1900 0000", "một chín không không không không không không"),
+        ("1800.1234", "một tám không không một hai ba bốn"),
+    ],
+)
+def test_phone_numbers_are_read_digit_by_digit(written, spoken):
+    assert speech_text(f"Gọi {written}.") == f"Gọi {spoken}."
+
+
+def test_phone_numbers_pause_between_groups_and_amounts_stay_amounts():
+    grouped = SpeechStyle(grouped=True)
+    assert (
+        speech_text("Gọi 0905123456", grouped)
+        == "Gọi không chín không năm, một hai ba, bốn năm sáu"
+    )
+    assert (
+        speech_text("Gọi 1900 0000", grouped) == "Gọi một chín không không, không không không không"
+    )
+    said = speech_text("Phí 135.000 đồng, tỷ lệ 0,5%, năm 2026, mã 1.001193.")
+    assert "một trăm ba mươi lăm nghìn đồng" in said and "không phẩy năm phần trăm" in said
+    assert "hai nghìn không trăm hai mươi sáu" in said
+
+
+def test_dates_after_the_word_ngay_say_it_once():
+    assert speech_text("Hạn nộp là ngày 15/3/2026.") == (
+        "Hạn nộp là ngày mười lăm tháng ba năm hai nghìn không trăm hai mươi sáu."
+    )
+    assert speech_text("Ngày 1/7/2021 luật có hiệu lực.").startswith("Ngày một tháng bảy")
 
 
 def test_long_answers_are_shortened_for_the_ear():

@@ -1,12 +1,32 @@
 """Written Vietnamese to what a voice should say: numbers, amounts, dates, times, percentages,
-procedure and dossier codes, and the abbreviations of public administration."""
+procedure and dossier codes, phone numbers, and the abbreviations of public administration."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpeechStyle:
+    """How codes and phone numbers are read: the same words, with or without pauses."""
+
+    grouped: bool = False  # a pause (comma) after each group of a code or a phone number
+
+
+SPEECH_STYLES = {"plain": SpeechStyle(), "grouped": SpeechStyle(grouped=True)}
+SPEECH_STYLES["default"] = DEFAULT_STYLE = SPEECH_STYLES["plain"]
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 SCALES = ("", "nghìn", "triệu", "tỷ")
+# the letters of a code as Vietnamese say them (espeak-ng reads a bare "H" as "hát" too)
+LETTERS = {
+    "A": "a", "B": "bê", "C": "xê", "D": "dê", "Đ": "đê", "E": "e", "F": "ép", "G": "giê",
+    "H": "hát", "I": "i", "J": "gi", "K": "ca", "L": "e lờ", "M": "em mờ", "N": "en nờ",
+    "O": "o", "P": "pê", "Q": "quy", "R": "e rờ", "S": "ét xì", "T": "tê", "U": "u",
+    "V": "vê", "W": "vê kép", "X": "ích xì", "Y": "i dài", "Z": "dét",
+}  # fmt: skip
+_SEPARATORS = {".": "chấm", "-": "gạch"}
 ABBREVIATIONS = {
     "CCCD": "căn cước công dân",
     "CMND": "chứng minh nhân dân",
@@ -34,7 +54,12 @@ _ABBREVIATION_RE = re.compile(
 )
 _DOSSIER_RE = re.compile(r"\b\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}\b")
 _PROCEDURE_CODE_RE = re.compile(r"\b\d\.\d{6}(?:\.\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})?\b")
-_DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+# 0905 123 456, 0236 3822 111, +84 905123456, 1900 0000: digit by digit, never a quantity
+_PHONE_RE = re.compile(
+    r"(?<![\w.,+])(?:(?:\+84[ .]?|0)\d(?:[ .]?\d){8,9}|1[89]00(?:[ .]?\d){4,6})(?!\w|[.,]\d)"
+)
+_PHONE_GROUPS = {8: (4, 4), 10: (4, 3, 3), 11: (4, 4, 3)}
+_DATE_RE = re.compile(r"\b(?:(ngày)\s+)?(\d{1,2})/(\d{1,2})/(\d{4})\b", re.IGNORECASE)
 _TIME_RE = re.compile(r"\b(\d{1,2})\s*(?:h|giờ)\s*(\d{2})?\b")
 _AMOUNT_RE = re.compile(r"\b(\d{1,3}(?:\.\d{3})+|\d+)\s*(?:đồng|đ|VNĐ|VND)(?!\w)", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"\b(\d+)(?:,(\d+))?\s*%")
@@ -89,34 +114,49 @@ def number_words(n: int) -> str:
     return " ".join(w for w in words if w)
 
 
-def digits_words(text: str) -> str:
-    """Read a code character by character ("1.001193" → "một chấm không không một ...")."""
+def digits_words(text: str, grouped: bool = False) -> str:
+    """Read a code character by character ("1.001193" → "một chấm không không một ...");
+    ``grouped`` pauses after each separator."""
     spoken = []
     for ch in text:
         if ch.isdigit():
             spoken.append(DIGITS[int(ch)])
-        elif ch == ".":
-            spoken.append("chấm")
-        elif ch == "-":
-            spoken.append("gạch")
+        elif ch in _SEPARATORS:
+            spoken.append(_SEPARATORS[ch] + ("," if grouped else ""))
         elif ch.isalpha():
-            spoken.append(ch.upper())
+            spoken.append(LETTERS.get(ch.upper(), ch.upper()))
     return " ".join(spoken)
+
+
+def phone_words(number: str, grouped: bool = False) -> str:
+    """A phone number digit by digit, in its written groups or the usual ones (0905 123 456)."""
+    number = re.sub(r"^\+84[ .]?", "0", number)
+    groups = re.split(r"[ .]", number)
+    digits = "".join(groups)
+    if len(groups) == 1 and len(digits) in _PHONE_GROUPS:
+        sizes, start, groups = _PHONE_GROUPS[len(digits)], 0, []
+        for size in sizes:
+            groups.append(digits[start : start + size])
+            start += size
+    joiner = ", " if grouped else " "
+    return joiner.join(" ".join(DIGITS[int(d)] for d in group) for group in groups)
 
 
 def _plain(number: str) -> int:
     return int(number.replace(".", ""))
 
 
-def speech_text(text: str) -> str:
+def speech_text(text: str, style: SpeechStyle = DEFAULT_STYLE) -> str:
     """The text as it should be spoken; order matters (codes before plain numbers)."""
-    text = _DOSSIER_RE.sub(lambda m: "mã " + digits_words(m.group(0)), text)
-    text = _PROCEDURE_CODE_RE.sub(lambda m: digits_words(m.group(0)), text)
+    grouped = style.grouped
+    text = _DOSSIER_RE.sub(lambda m: digits_words(m.group(0), grouped), text)
+    text = _PROCEDURE_CODE_RE.sub(lambda m: digits_words(m.group(0), grouped), text)
+    text = _PHONE_RE.sub(lambda m: phone_words(m.group(0), grouped), text)
     text = _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], text)
     text = _DATE_RE.sub(
         lambda m: (
-            f"ngày {number_words(int(m.group(1)))} tháng {number_words(int(m.group(2)))} "
-            f"năm {number_words(int(m.group(3)))}"
+            f"{m.group(1) or 'ngày'} {number_words(int(m.group(2)))} tháng "
+            f"{number_words(int(m.group(3)))} năm {number_words(int(m.group(4)))}"
         ),
         text,
     )
