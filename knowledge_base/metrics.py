@@ -47,6 +47,11 @@ INDEX_BUILT = Gauge(
 INDEX_DOCUMENTS = Gauge(
     "hotline_index_documents", "Documents in the served index", multiprocess_mode="max"
 )
+RANKER_VERSION = Gauge(
+    "hotline_ranker_version",
+    "Version of the site ranker this process serves (0: the bundled model)",
+    multiprocess_mode="max",
+)
 LIVE_CALLS = Gauge(
     "hotline_voice_live_calls", "Phone calls in progress", multiprocess_mode="livesum"
 )

@@ -253,3 +253,14 @@ class WordingLink(Base):
     actor: Mapped[str] = mapped_column(String(64))
     conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SiteRanker(Base):
+    """A ranker trained for this site, kept where every replica reads it (the newest serves)."""
+
+    __tablename__ = "site_rankers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_text: Mapped[str] = mapped_column(Text)
+    meta_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

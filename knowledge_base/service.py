@@ -28,7 +28,8 @@ from knowledge_base.curation import is_live
 from knowledge_base.db import check_schema, engine_for, migrate, session_scope, setup_lock
 from knowledge_base.facts import FactBook
 from knowledge_base.models import FaqEntry, Procedure, ProvinceFact
-from knowledge_base.ranking.model import Ranker, load_ranker, site_model_stamp
+from knowledge_base.ranking.model import Ranker
+from knowledge_base.ranking.serving import RankerSource
 from knowledge_base.retrieval.documents import content_stamp, corpus_hash, load_documents
 from knowledge_base.retrieval.embedder import Embedder, build_embedder
 from knowledge_base.retrieval.index import (
@@ -77,11 +78,8 @@ class KnowledgeBase:
         self._build_lock = threading.Lock()
         self._checked_at = 0.0
         self.facts = FactBook(self._stored_facts, settings.province_name)
-        self.ranker: Ranker | None = None
-        self._ranker_loaded = False
-        self._ranker_stamp: int | None = None
+        self.rankers = RankerSource(settings)
         self._answers = lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._answer)
-        self._ranker_generation = 0
         self._built_from = ""  # content_stamp() when the served index was built or loaded
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -190,37 +188,26 @@ class KnowledgeBase:
                 return None
         return None
 
-    def _follow_ranker(self) -> None:
-        stamp = site_model_stamp(self.settings.ranker_dir)
-        if stamp == self._ranker_stamp:
-            return
-        try:
-            ranker = load_ranker(self.settings.ranker_dir)
-        except (OSError, ValueError):  # caught mid-save: the next check loads it
-            logger.warning("ranker.reload_failed")
-            return
-        self._ranker_stamp = stamp
-        if ranker is not None:
-            self.use_ranker(ranker)
-            logger.info("ranker.reloaded")
+    @property
+    def ranker(self) -> Ranker | None:
+        return self.rankers.ranker
+
+    def publish_ranker(self, ranker: Ranker) -> None:
+        """Serve a newly trained ranker here and, through the database, on every replica."""
+        self.rankers.publish(self.engine, ranker)
+        self.use_ranker(ranker)
 
     def use_ranker(self, ranker: Ranker) -> None:
         """Serve a newly trained ranker from the next question on."""
         with self._lock:
-            self.ranker = ranker
-            self._ranker_loaded = True
-            self._ranker_stamp = site_model_stamp(self.settings.ranker_dir)
-            self._ranker_generation += 1
+            self.rankers.use(ranker)
             if self._searcher is not None:
                 self._searcher.ranker = ranker
 
     def _swap(self, index: SearchIndex) -> None:
-        if not self._ranker_loaded:
-            self._ranker_stamp = site_model_stamp(self.settings.ranker_dir)
-            self.ranker = load_ranker(self.settings.ranker_dir)
-            self._ranker_loaded = True
+        ranker = self.rankers.first(self.engine)
         with self._lock:
-            self._searcher = HybridSearcher(index, self.embedder, self.ranker)
+            self._searcher = HybridSearcher(index, self.embedder, ranker)
             self._procedures = {}
             self._checked_at = time.monotonic()
 
@@ -248,6 +235,7 @@ class KnowledgeBase:
         the index is built from (rebuild here; unchanged embeddings are reused)."""
         if self._searcher is None:
             return
+        self.rankers.pull(self.engine)
         self._follow_disk()
         with session_scope(self.engine) as session:
             moved = content_stamp(session) != self._built_from
@@ -257,7 +245,10 @@ class KnowledgeBase:
     def _follow_disk(self) -> None:
         self._checked_at = time.monotonic()
         assert self._searcher is not None
-        self._follow_ranker()
+        ranker = self.rankers.moved()
+        if ranker is not None:
+            self.use_ranker(ranker)
+            logger.info("ranker.reloaded")
         manifest = read_manifest(self.index_dir)
         if manifest is not None and manifest != self._searcher.index.manifest:
             try:
@@ -316,7 +307,7 @@ class KnowledgeBase:
             return AskResult(True, aspect, fact, confidence=1.0, from_faq=True)
         searcher = self.searcher
         # repeated questions come from memory, until the index or the ranker changes
-        generation = (searcher.index.manifest, self._ranker_generation)
+        generation = (searcher.index.manifest, self.rankers.generation)
         return self._answers(generation, question, top_k)
 
     def _answer(self, generation: tuple[Manifest, int], question: str, top_k: int) -> AskResult:

@@ -78,31 +78,36 @@ class Ranker:
         a, b, c = self.info.calibration
         return 1.0 / (1.0 + math.exp(-(a * top + b * (top - second) + c)))
 
-    def save(self, folder: Path) -> None:
-        """Write beside the live files, then swap each in with an atomic rename: the model
-        first, then the metadata that names the model's digest, so a reader between the two
-        renames sees a mismatch (and keeps its model) rather than a mixed pair.
-
-        Saves from several processes take turns (a lock file beside the folder): interleaved,
-        one's model could stay beside the other's metadata, a pair no worker could load."""
-        folder.mkdir(parents=True, exist_ok=True)
+    def texts(self) -> tuple[str, str]:
+        """The model and its metadata as stored: the metadata names the model's digest."""
         model_text = self.booster.model_to_string()
         meta = {
             **asdict(self.info),
             "popularity": self.popularity,
             "model_sha256": hashlib.sha256(model_text.encode()).hexdigest(),
         }
-        with FileLock(folder.with_name(folder.name + ".lock")):
-            for name, text in (
-                (MODEL_FILE, model_text),
-                (META_FILE, json.dumps(meta, ensure_ascii=False, indent=1)),
-            ):
-                staging = folder / f".{name}.{os.getpid()}-{secrets.token_hex(4)}"
-                try:
-                    staging.write_text(text, encoding="utf-8")
-                    staging.replace(folder / name)
-                finally:
-                    staging.unlink(missing_ok=True)
+        return model_text, json.dumps(meta, ensure_ascii=False, indent=1)
+
+    def save(self, folder: Path) -> None:
+        write_model_files(folder, *self.texts())
+
+
+def write_model_files(folder: Path, model_text: str, meta_text: str) -> None:
+    """Write beside the live files, then swap each in with an atomic rename: the model first,
+    then the metadata that names the model's digest, so a reader between the two renames sees
+    a mismatch (and keeps its model) rather than a mixed pair.
+
+    Saves from several processes take turns (a lock file beside the folder): interleaved, one's
+    model could stay beside the other's metadata, a pair no worker could load."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder.with_name(folder.name + ".lock")):
+        for name, text in ((MODEL_FILE, model_text), (META_FILE, meta_text)):
+            staging = folder / f".{name}.{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                staging.write_text(text, encoding="utf-8")
+                staging.replace(folder / name)
+            finally:
+                staging.unlink(missing_ok=True)
 
 
 class RankerMismatchError(ValueError):

@@ -269,8 +269,9 @@ def retrain(
     if force and not accepted:
         message += " Đã buộc thay: mô hình mới vẫn được dùng."
     if accepted or force:
-        ranker.save(output or kb.settings.ranker_dir)
         if output is None:
-            kb.use_ranker(ranker)
+            kb.publish_ranker(ranker)
+        else:
+            ranker.save(output)
     logger.info("ranker.trained", extra={"accepted": accepted, "forced": force, **sources})
     return TrainingReport(accepted or force, message, ranker.info)

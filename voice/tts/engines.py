@@ -174,14 +174,9 @@ class SpokenText:
             return hit
 
     def say(self, text: str, cache: bool = False) -> bytes:
-        if (recorded := self.recording(text)) is not None:
-            return recorded
+        if (known := self.cached(text)) is not None:
+            return known
         spoken = speech_text(text)
-        with self._lock:
-            hit = self._cache.get(spoken)
-            if hit is not None:
-                self._cache.move_to_end(spoken)
-                return hit
         with TTS_SECONDS.time():
             audio = self.engine.synthesize(spoken)
         if cache:
