@@ -8,6 +8,7 @@ briefly beside the conversation (``nlu.raw_values``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
@@ -48,18 +49,31 @@ class DialogueEngine(Protocol):
 
 
 class RasaRestClient:
-    """Rasa's REST input channel (``/webhooks/rest/webhook``)."""
+    """Rasa's REST input channel (``/webhooks/rest/webhook``). ``base_url`` may list several
+    Rasa processes, comma-separated (one process uses one core): a conversation always goes
+    to the same one, chosen by a hash of its id, so its turns never contend for its lock."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
-        self._url = base_url.rstrip("/") + "/webhooks/rest/webhook"
-        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._urls = [
+            url.strip().rstrip("/") + "/webhooks/rest/webhook"
+            for url in base_url.split(",")
+            if url.strip()
+        ]
+        # connections kept open between turns, dropped before Sanic's 5 s keep-alive ends
+        # (a turn is never sent on a connection Rasa is closing)
+        limits = httpx.Limits(max_keepalive_connections=64, keepalive_expiry=4)
+        self._client = httpx.AsyncClient(timeout=timeout_s, limits=limits)
+
+    def url_for(self, sender_id: str) -> str:
+        digest = hashlib.blake2b(sender_id.encode(), digest_size=4).digest()
+        return self._urls[int.from_bytes(digest, "big") % len(self._urls)]
 
     async def send(
         self, sender_id: str, text: str, metadata: dict[str, Any]
     ) -> list[dict[str, Any]]:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
         try:
-            response = await self._client.post(self._url, json=body)
+            response = await self._client.post(self.url_for(sender_id), json=body)
             response.raise_for_status()
             messages = response.json()
         except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not JSON

@@ -46,7 +46,7 @@ def rasa_executable() -> Path:
     return executable
 
 
-def rasa_environment(settings: Settings) -> dict[str, str]:
+def rasa_environment(settings: Settings, serving: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         RASA_CACHE_DIRECTORY=str((settings.resolved_rasa_dir / "cache").resolve()),
@@ -55,6 +55,10 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(RASA_PROJECT),  # the custom tokenizer in components/
     )
+    if serving:
+        # One turn's DIET inference is tiny: thread pools per op only contend, and several
+        # Rasa processes per box share its cores (README, chat capacity).
+        env.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
     return env
 
 
@@ -99,7 +103,9 @@ def train(settings: Settings, force: bool = False) -> Path:
 def endpoints_yaml(settings: Settings, api_url: str) -> str:
     """Action webhook on the API, SQL tracker store on the project's database, Redis locks."""
     webhook = api_url.rstrip("/") + "/api/v1/rasa/webhook"
-    lines = ["action_endpoint:", f'  url: "{webhook}"']
+    # selective domain: our actions read the tracker only, so Rasa does not serialise the
+    # whole domain into every action call
+    lines = ["action_endpoint:", f'  url: "{webhook}"', "  enable_selective_domain: true"]
     if settings.rasa_action_token:
         lines.append(f'  token: "{settings.rasa_action_token}"')
     url = make_url(settings.database_url)
@@ -246,7 +252,11 @@ class RasaProcess:
         log = (self.settings.resolved_rasa_dir / f"rasa-{self.port}.log").open("ab")
         started = time.monotonic()
         self.process = subprocess.Popen(
-            command, cwd=RASA_PROJECT, env=rasa_environment(self.settings), stdout=log, stderr=log
+            command,
+            cwd=RASA_PROJECT,
+            env=rasa_environment(self.settings, serving=True),
+            stdout=log,
+            stderr=log,
         )
         status = f"http://127.0.0.1:{self.port}/status?token={api_token(self.settings)}"
         while time.monotonic() - started < timeout_s:

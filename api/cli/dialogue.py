@@ -42,7 +42,7 @@ def rasa_serve(
     train(settings)
     command = serve_command(settings, port, api_url)
     os.chdir(RASA_PROJECT)
-    os.execve(command[0], command, rasa_environment(settings))  # noqa: S606 - fixed argv, no shell
+    os.execve(command[0], command, rasa_environment(settings, serving=True))  # noqa: S606 - fixed argv, no shell
 
 
 def _echo_sync(report: SyncReport) -> None:

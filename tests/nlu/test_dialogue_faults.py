@@ -84,3 +84,14 @@ async def test_a_new_topic_is_not_taken_for_a_follow_up(kb: KnowledgeBase):
     first = await service.handle(None, "đăng ký khai sinh cần giấy tờ gì")
     other = await service.handle(first.session_id, "còn đăng ký kết hôn thì sao")
     assert "kết hôn" in other.messages[0].text.lower()
+
+
+async def test_several_rasa_processes_each_keep_their_conversations() -> None:
+    rasa = RasaRestClient("http://127.0.0.1:5005, http://127.0.0.1:5006/", timeout_s=0.5)
+    chosen = {rasa.url_for(f"conversation-{n}") for n in range(50)}
+    await rasa.aclose()
+    assert chosen == {
+        "http://127.0.0.1:5005/webhooks/rest/webhook",
+        "http://127.0.0.1:5006/webhooks/rest/webhook",
+    }
+    assert rasa.url_for("conversation-7") == rasa.url_for("conversation-7")

@@ -1,10 +1,22 @@
 """The Rasa runtime glue: model cache key and the endpoints written from the settings."""
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from nlu.runtime import api_token, endpoints_yaml, model_path, project_hash, serve_command
+from nlu.runtime import (
+    RASA_PROJECT,
+    RasaNotInstalledError,
+    api_token,
+    endpoints_yaml,
+    model_path,
+    project_hash,
+    rasa_environment,
+    rasa_executable,
+    serve_command,
+)
 from tests.conftest import make_settings
 
 
@@ -60,3 +72,44 @@ def test_rasa_api_is_token_protected_and_endpoints_private(
 def test_lock_store_fails_fast_when_redis_is_unreachable(tmp_path: Path):
     settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:6379/0")
     assert "socket_timeout: 2" in endpoints_yaml(settings, "http://api:8000")
+
+
+def test_actions_get_no_domain_and_serving_runs_single_threaded(tmp_path: Path):
+    settings = make_settings(tmp_path)
+    assert "enable_selective_domain: true" in endpoints_yaml(settings, "http://api:8000")
+    assert rasa_environment(settings, serving=True)["TF_NUM_INTRAOP_THREADS"] == "1"
+    training = rasa_environment(settings)
+    assert training.get("TF_NUM_INTRAOP_THREADS") == os.environ.get("TF_NUM_INTRAOP_THREADS")
+
+
+def test_rasa_speedups_validate_action_results_as_rasa_does():
+    """Runs in the Rasa venv: the cached validator is installed when the project's components
+    load, accepts an action's answer and refuses a malformed one as Rasa's own check does."""
+    try:
+        python = rasa_executable().with_name("python")
+    except RasaNotInstalledError:
+        pytest.skip("the Rasa venv is not installed")
+    script = (
+        "import components\n"
+        "from jsonschema import ValidationError\n"
+        "from rasa.core.actions.action import RemoteAction\n"
+        "from components.rasa_speedups import validate_action_result\n"
+        "assert RemoteAction._validate_action_result is validate_action_result\n"
+        "action = RemoteAction('action_answer', None)\n"
+        "good = {'events': [{'event': 'slot', 'name': 'x', 'value': 1, 'timestamp': None}],"
+        " 'responses': [{'text': 'hi'}]}\n"
+        "assert action._validate_action_result(good)\n"
+        "for bad in ({'events': [{'name': 'x'}]}, {'responses': 'text'}):\n"
+        "    try:\n"
+        "        action._validate_action_result(bad)\n"
+        "    except ValidationError:\n"
+        "        continue\n"
+        "    raise SystemExit('accepted ' + repr(bad))\n"
+    )
+    subprocess.run(
+        [str(python), "-c", script],
+        cwd=RASA_PROJECT,
+        env={**rasa_environment(make_settings(Path("/nonexistent"))), "PYTHONPATH": "."},
+        check=True,
+        timeout=120,
+    )
