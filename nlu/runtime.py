@@ -96,18 +96,43 @@ def train(settings: Settings, force: bool = False) -> Path:
         "--out",
         str(target.parent.resolve()),
     ]
-    subprocess.run(command, cwd=RASA_PROJECT, env=rasa_environment(settings), check=True)
+    # Rasa's progress goes to stderr: a command printing a report on stdout keeps it clean
+    stderr_fd = 2
+    subprocess.run(
+        command, cwd=RASA_PROJECT, env=rasa_environment(settings), check=True, stdout=stderr_fd
+    )
     return target
 
 
+REDIS_TRACKER_STORE = "components.tracker_store.OneSessionRedisTrackerStore"
+
+
 def endpoints_yaml(settings: Settings, api_url: str) -> str:
-    """Action webhook on the API, SQL tracker store on the project's database, Redis locks."""
+    """Action webhook on the API; tracker and locks in Redis where there is one, else the
+    tracker in the project's database and the locks in the Rasa process."""
     webhook = api_url.rstrip("/") + "/api/v1/rasa/webhook"
     # selective domain: our actions read the tracker only, so Rasa does not serialise the
     # whole domain into every action call
     lines = ["action_endpoint:", f'  url: "{webhook}"', "  enable_selective_domain: true"]
     if settings.rasa_action_token:
         lines.append(f'  token: "{settings.rasa_action_token}"')
+    if settings.redis_url:
+        redis = urlsplit(settings.redis_url)
+        server = [
+            f'  url: "{redis.hostname or "127.0.0.1"}"',
+            f"  port: {redis.port or 6379}",
+            f"  db: {redis.path.strip('/') or 0}",
+            *([f'  password: "{redis.password}"'] if redis.password else []),
+        ]
+        # Redis unreachable: the turn fails fast and the chat answers degraded
+        server.append("  socket_timeout: 2")
+        # the tracker beside the locks: one read and one write a turn instead of SQL queries,
+        # and it expires with the web chat (retention has nothing of it to erase)
+        expiry_s = settings.chat_session_idle_minutes * 60
+        lines += ["tracker_store:", f"  type: {REDIS_TRACKER_STORE}", *server]
+        lines += ["  key_prefix: hotline", f"  record_exp: {expiry_s}"]
+        lines += ["lock_store:", "  type: redis", *server, '  key_prefix: "hotline"']
+        return "\n".join(lines) + "\n"
     url = make_url(settings.database_url)
     lines += ["tracker_store:", "  type: SQL"]
     if url.get_backend_name() == "sqlite":
@@ -120,18 +145,6 @@ def endpoints_yaml(settings: Settings, api_url: str) -> str:
             f'  db: "{url.database}"',
             f'  username: "{url.username or ""}"',
             f'  password: "{url.password or ""}"',
-        ]
-    if settings.redis_url:
-        redis = urlsplit(settings.redis_url)
-        lines += [
-            "lock_store:",
-            "  type: redis",
-            f'  url: "{redis.hostname or "127.0.0.1"}"',
-            f"  port: {redis.port or 6379}",
-            f"  db: {redis.path.strip('/') or 0}",
-            '  key_prefix: "hotline"',
-            # Redis unreachable: the turn fails fast and the chat answers degraded
-            "  socket_timeout: 2",
         ]
     return "\n".join(lines) + "\n"
 

@@ -26,11 +26,7 @@ def percentile(values: list[float], q: float) -> float:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MiB."""
     total = 0
-    for process in [pid, *_children(pid)]:
-        try:
-            status = Path(f"/proc/{process}/status").read_text()
-        except OSError:
-            continue
+    for status in _proc_files(pid, "status"):
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
@@ -39,16 +35,20 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process and its children (uvicorn workers), in seconds."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0
-    for process in [pid, *_children(pid)]:
-        try:
-            stat = Path(f"/proc/{process}/stat").read_text()
-        except OSError:
-            continue
+    for stat in _proc_files(pid, "stat"):
         fields = stat.rpartition(")")[2].split()  # the name in brackets may hold spaces
         total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_files(pid: int, name: str) -> Iterator[str]:
+    """``/proc/<pid>/<name>`` of a process and of its children; one that has exited is skipped."""
+    for process in [pid, *_children(pid)]:
+        try:
+            yield Path(f"/proc/{process}/{name}").read_text()
+        except OSError:
+            continue
 
 
 def _children(pid: int) -> list[int]:

@@ -132,7 +132,7 @@ def test_long_runningcontainers_have_probes(k8s: list[dict[str, Any]]) -> None:
     ("deployment", "requests", "limits"),
     [
         ("hotline-api", ("500m", "1Gi"), ("2", "2Gi")),
-        ("hotline-rasa", ("1", "1.5Gi"), ("2", "3Gi")),
+        ("hotline-rasa", ("1", "1.25Gi"), ("1", "2Gi")),
         ("hotline-voice", ("1", "1Gi"), ("2", "2Gi")),
     ],
 )

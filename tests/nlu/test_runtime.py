@@ -5,9 +5,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nlu.runtime import (
     RASA_PROJECT,
+    REDIS_TRACKER_STORE,
     RasaNotInstalledError,
     api_token,
     endpoints_yaml,
@@ -28,18 +30,32 @@ def test_endpoints_for_sqlite_without_redis(tmp_path: Path):
     assert "lock_store" not in text and "token" not in text
 
 
-def test_endpoints_for_postgres_redis_and_token(tmp_path: Path):
+def test_endpoints_for_postgres_and_token(tmp_path: Path):
     settings = make_settings(
         tmp_path,
         database_url="postgresql://hotline:pw@db.internal:5433/hotline",
-        redis_url="redis://127.0.0.1:6379/2",
         rasa_action_token="action-token-123",
     )
     text = endpoints_yaml(settings, "http://api:8000")
     assert "dialect: postgresql" in text and 'url: "db.internal"' in text and "port: 5433" in text
     assert 'db: "hotline"' in text and 'username: "hotline"' in text
-    assert "type: redis" in text and "port: 6379" in text and "db: 2" in text
     assert 'token: "action-token-123"' in text
+
+
+def test_with_redis_the_tracker_and_locks_live_there_and_expire(tmp_path: Path):
+    settings = make_settings(
+        tmp_path,
+        database_url="postgresql://hotline:pw@db.internal:5433/hotline",
+        redis_url="redis://:secret@127.0.0.1:6379/2",
+        chat_session_idle_minutes=20,
+    )
+    endpoints = yaml.safe_load(endpoints_yaml(settings, "http://api:8000"))
+    tracker, locks = endpoints["tracker_store"], endpoints["lock_store"]
+    assert tracker["type"] == REDIS_TRACKER_STORE and locks["type"] == "redis"
+    assert tracker["db"] == locks["db"] == 2 and tracker["password"] == "secret"
+    assert tracker["record_exp"] == 20 * 60  # gone with the web chat: nothing to erase later
+    # Redis unreachable: the turn fails fast and the chat answers degraded
+    assert locks["socket_timeout"] == tracker["socket_timeout"] == 2
 
 
 def test_model_is_cached_by_project_hash(tmp_path: Path):
@@ -69,11 +85,6 @@ def test_rasa_api_is_token_protected_and_endpoints_private(
     assert "--auth-token=-dash-token" in serve_command(dashed, 5005, "http://127.0.0.1:8000")
 
 
-def test_lock_store_fails_fast_when_redis_is_unreachable(tmp_path: Path):
-    settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:6379/0")
-    assert "socket_timeout: 2" in endpoints_yaml(settings, "http://api:8000")
-
-
 def test_actions_get_no_domain_and_serving_runs_single_threaded(tmp_path: Path):
     settings = make_settings(tmp_path)
     assert "enable_selective_domain: true" in endpoints_yaml(settings, "http://api:8000")
@@ -84,11 +95,8 @@ def test_actions_get_no_domain_and_serving_runs_single_threaded(tmp_path: Path):
 
 def test_rasa_speedups_validate_action_results_as_rasa_does():
     """Runs in the Rasa venv: the cached validator is installed when the project's components
-    load, accepts an action's answer and refuses a malformed one as Rasa's own check does."""
-    try:
-        python = rasa_executable().with_name("python")
-    except RasaNotInstalledError:
-        pytest.skip("the Rasa venv is not installed")
+    load, accepts an action's answer and refuses a malformed one as Rasa's own check does, and
+    events find their classes as Rasa's own walk finds them."""
     script = (
         "import components\n"
         "from jsonschema import ValidationError\n"
@@ -105,7 +113,19 @@ def test_rasa_speedups_validate_action_results_as_rasa_does():
         "    except ValidationError:\n"
         "        continue\n"
         "    raise SystemExit('accepted ' + repr(bad))\n"
+        "from rasa.shared.core.events import Event, SlotSet, UserUttered\n"
+        "assert Event.resolve_by_type('user') is UserUttered\n"
+        "assert Event.resolve_by_type('slot') is SlotSet\n"
+        "assert Event.resolve_by_type('topic') is None\n"
     )
+    run_in_rasa_venv(script)
+
+
+def run_in_rasa_venv(script: str) -> None:
+    try:
+        python = rasa_executable().with_name("python")
+    except RasaNotInstalledError:
+        pytest.skip("the Rasa venv is not installed")
     subprocess.run(
         [str(python), "-c", script],
         cwd=RASA_PROJECT,
@@ -113,3 +133,50 @@ def test_rasa_speedups_validate_action_results_as_rasa_does():
         check=True,
         timeout=120,
     )
+
+
+def test_redis_tracker_store_keeps_a_conversation_as_rasa_would():
+    """Loaded by Rasa's own factory from the endpoints we write (a wrong module path would fall
+    back to an in-memory store), it gives back every event it was given, expires the key, and
+    uses Rasa's merging where a key could hold two sessions."""
+    script = f"""
+import asyncio, secrets, components
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+domain = Domain.load("domain.yml")
+prefix = "test" + secrets.token_hex(4)
+def store(record_exp):
+    config = EndpointConfig.from_dict({{
+        "type": "{REDIS_TRACKER_STORE}", "url": "127.0.0.1", "port": 6379, "db": 0,
+        "key_prefix": prefix, "record_exp": record_exp, "socket_timeout": 2}})
+    created = TrackerStore.create(config, domain)
+    created = getattr(created, "_tracker_store", created)
+    assert type(created).__name__ == "OneSessionRedisTrackerStore", type(created)
+    return created
+
+async def main():
+    quick, long_lived = store(1800), store(7200)
+    assert quick.one_session_per_key() and not long_lived.one_session_per_key()
+    for tracker_store in (quick, long_lived):
+        sender = secrets.token_hex(8)
+        tracker = DialogueStateTracker.from_events(sender, [
+            ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+            UserUttered("làm hộ chiếu cần gì", {{"name": "ask_procedure", "confidence": 0.9}}),
+            SlotSet("procedure_code", "1.001"), ActionExecuted("action_answer")], domain.slots)
+        await tracker_store.save(tracker)
+        tracker.update(UserUttered("còn lệ phí", {{"name": "ask_fee", "confidence": 0.8}}))
+        await tracker_store.save(tracker)
+        back = await tracker_store.retrieve(sender)
+        assert list(back.events) == list(tracker.events), back.events
+        assert back.get_slot("procedure_code") == "1.001"
+        assert 0 < tracker_store.red.ttl(tracker_store.key_prefix + sender) <= tracker_store.record_exp
+        tracker_store.red.delete(tracker_store.key_prefix + sender)
+    assert await quick.retrieve("nobody-" + prefix) is None
+
+asyncio.run(main())
+"""
+    run_in_rasa_venv(script)
