@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from voice_load import _clips, _cpu_seconds, _one_call
+from voice_load import _clips, _one_call
 
 from api.cli.bench import default_questions
 from api.cli.cluster import Cluster, ClusterConfig
-from api.cli.harness import percentile
+from api.cli.harness import cpu_seconds, percentile
 
 FOLLOW_UPS = ["còn lệ phí thì sao?", "nộp online được không", "mất bao lâu"]
 
@@ -97,7 +97,7 @@ async def _phase(url: str, kind: str, clients: int, duration_s: float) -> dict[s
 
 
 def _cpu(cluster: Cluster, names: list[str]) -> float:
-    return sum(_cpu_seconds(p) for n in names if (p := cluster.nodes[n].pid) is not None)
+    return sum(cpu_seconds(p) for n in names if (p := cluster.nodes[n].pid) is not None)
 
 
 def api_level(cluster: Cluster, replicas: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """Simultaneous phone calls against one voice worker: turn latency, real-time factor, CPU, memory.
 
-Starts ``hotline voice serve`` (viet-asr, sample catalogue, knowledge-base answers without Rasa
-so that the figures are the voice path's own) on a loopback port, then for each N places N
-simulated Asterisk calls at once. Every caller streams real Vietnamese recordings at real-time
+Starts ``hotline voice serve`` (viet-asr, sample catalogue) on a loopback port — answering from
+the knowledge base, or with ``--rasa`` through Rasa and the API's action webhook as in
+production — then for each N places N simulated Asterisk calls at once. Every caller streams real Vietnamese recordings at real-time
 pace (``../shared/data/speech``; espeak-ng questions where it is absent), barges in on the
 greeting, and asks several questions. Turn latency is the end of the caller's speech (their last
 voiced frame leaving) to the first answer frame arriving.
 
     .venv/bin/python benchmarks/voice_load.py --calls 1 2 4 8 12 16 --turns 3
+    .venv/bin/python benchmarks/voice_load.py --calls 4 8 --turns 2 --rasa
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ import sys
 import tempfile
 import time
 import wave
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
+from api.cli.harness import cpu_seconds, rss_mb, served_api
+from knowledge_base.settings import Settings
+from nlu.runtime import RasaProcess, free_port, train
 from voice.audio import FRAME_BYTES, resample
 from voice.transports.audiosocket_client import AudioSocketCaller
 from voice.vad import EndpointDetector
@@ -98,27 +103,18 @@ async def _one_call(port: int, clips: list[bytes], turns: int, offset: int) -> l
     return latencies
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def _level(
-    port: int, pid: int, calls: int, clips: list[bytes], turns: int
+    port: int, pid: int, dialogue: list[int], calls: int, clips: list[bytes], turns: int
 ) -> dict[str, object]:
+    """``dialogue``: the API and Rasa processes answering the worker's turns (none without Rasa)."""
     audio_s = sum(
         len(clips[(i + t) % len(clips)]) / 16000 for i in range(calls) for t in range(turns)
     )
-    cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    dialogue_before = sum(map(cpu_seconds, dialogue))
     results = await asyncio.gather(*[_one_call(port, clips, turns, i) for i in range(calls)])
-    cpu = _cpu_seconds(pid) - cpu_before
+    cpu = cpu_seconds(pid) - cpu_before
+    dialogue_cpu = sum(map(cpu_seconds, dialogue)) - dialogue_before
     wall = time.monotonic() - wall_before
     latencies = sorted(x for r in results for x in r)
     expected = calls * turns
@@ -134,7 +130,12 @@ async def _level(
         "turn_latency_p95_s": round(p95, 3) if p95 is not None else None,
         "worker_cpu_cores": round(cpu / wall, 2),
         "cpu_s_per_audio_s": round(cpu / audio_s, 3),  # per-call real-time factor (all work)
-        "worker_rss_mb": round(_rss_mb(pid), 1),
+        "worker_rss_mb": rss_mb(pid),
+        **(
+            {"dialogue_cpu_ms_per_turn": round(1000 * dialogue_cpu / max(len(latencies), 1), 1)}
+            if dialogue
+            else {}
+        ),
         "keeps_up": bool(latencies)
         and len(latencies) == expected
         and p95 is not None
@@ -150,17 +151,20 @@ def main() -> int:
     parser.add_argument(
         "--worker-log", type=Path, default=Path(tempfile.gettempdir()) / "voice-worker.log"
     )
+    parser.add_argument("--rasa", action="store_true", help="answer through Rasa and the API")
     args = parser.parse_args()
     clips = _clips(12)
     port = 19092
-    parser_log = args.worker_log
-    with tempfile.TemporaryDirectory() as data_dir, parser_log.open("w") as log:
+    with ExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory())
         env = {
             **os.environ,
             "HOTLINE_DATA_DIR": data_dir,
             "HOTLINE_RASA_URL": "",
             "HOTLINE_STT_BACKEND": "viet-asr",
         }
+        dialogue = _start_dialogue(stack, env) if args.rasa else []
+        log = stack.enter_context(args.worker_log.open("w"))
         worker = subprocess.Popen(
             [sys.executable, "-m", "api.cli.main", "-v", "voice", "serve", "--port", str(port)],
             cwd=REPO,
@@ -177,7 +181,7 @@ def main() -> int:
                 return 1
             levels: list[dict[str, object]] = []
             for calls in args.calls:
-                level = asyncio.run(_level(port, worker.pid, calls, clips, args.turns))
+                level = asyncio.run(_level(port, worker.pid, dialogue, calls, clips, args.turns))
                 levels.append(level)
                 print(json.dumps(level, ensure_ascii=False), file=sys.stderr)
             carried = [int(str(lvl["calls"])) for lvl in levels if lvl["keeps_up"]]
@@ -185,6 +189,7 @@ def main() -> int:
             report = {
                 "recordings": "shared speech clips" if recorded else "espeak-ng",
                 "cores": os.cpu_count(),
+                "dialogue": "rasa" if args.rasa else "knowledge base",
                 "levels": levels,
                 "largest_n_keeping_up": max(carried) if carried else 0,
             }
@@ -193,6 +198,26 @@ def main() -> int:
             worker.terminate()
             worker.wait(10)
     return 0
+
+
+def _start_dialogue(stack: ExitStack, env: dict[str, str]) -> list[int]:
+    """The API (action webhook) and one Rasa process over the worker's data dir; ``env`` then
+    points the worker at Rasa. Returns their pids."""
+    rasa_port = free_port()
+    env["HOTLINE_RASA_URL"] = f"http://127.0.0.1:{rasa_port}"
+    env["HOTLINE_RASA_DIR"] = str(REPO / "var" / "rasa-test")
+    api_url, api_pid = stack.enter_context(served_api(env))
+    settings = Settings(
+        data_dir=Path(env["HOTLINE_DATA_DIR"]),
+        rasa_url=env["HOTLINE_RASA_URL"],
+        rasa_dir=Path(env["HOTLINE_RASA_DIR"]),
+    )
+    train(settings)
+    rasa = RasaProcess(settings, rasa_port, api_url)
+    rasa.start()
+    stack.callback(rasa.stop)
+    assert rasa.process is not None
+    return [api_pid, rasa.process.pid]
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ HAPROXY_CFG = REPO / "deploy" / "haproxy.cfg"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/hotline_cluster"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 SLOTS = 2  # servers per backend in haproxy.cfg; an unused slot points at a closed port
-VOICE_MAX_CALLS = 8  # the same cap as the balancer's maxconn for each worker
+VOICE_MAX_CALLS = 12  # the same cap as the balancer's maxconn for each worker
 # the environment a node inherits from whoever started the cluster, besides PATH and the like
 KEPT_SETTINGS = frozenset({"HOTLINE_RASA_VENV", "HOTLINE_RASA_PYTHON"})
 

@@ -34,11 +34,12 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its children (uvicorn workers), in seconds."""
+    """User plus system CPU time of a process and its children (uvicorn workers, and the
+    espeak-ng runs a voice worker has waited for), in seconds."""
     total = 0
     for stat in _proc_files(pid, "stat"):
         fields = stat.rpartition(")")[2].split()  # the name in brackets may hold spaces
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, and of ended children
     return total / os.sysconf("SC_CLK_TCK")
 
 

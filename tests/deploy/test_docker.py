@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from api.cli import cluster
 from tests.deploy.artefacts import (
     DEPLOY,
     DOCKERFILE,
@@ -312,6 +313,7 @@ def test_haproxy_routes_http_to_api_and_tcp_to_voice(
     pod = containers(by_kind(k8s, "Deployment")["hotline-voice"], init=False)[0]
     k8s_env = {var["name"]: var.get("value") for var in pod["env"]}
     assert k8s_env["HOTLINE_VOICE_MAX_CALLS"] == voice_env["HOTLINE_VOICE_MAX_CALLS"]
+    assert int(maxconn.group(1)) == cluster.VOICE_MAX_CALLS  # the local cluster uses this file
 
 
 def _haproxy_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
