@@ -34,11 +34,16 @@ from nlu.dossiers import (
 from nlu.models import Conversation, ConversationState, Rating
 from nlu.notifications.dialogue import NotificationDialogue
 from nlu.raw_values import RawValues, reveal, shared_raw_values
-from nlu.reading import chosen_option, is_follow_up, rating_of, settles_variant
+from nlu.reading import chosen_option, is_bare_choice, is_follow_up, rating_of, settles_variant
 
 Json = dict[str, Any]
 HANDOFF_BUTTON = {"title": "Gặp nhân viên", "payload": "/handoff"}
 _BAD_DOSSIER_CODE = "Mã hồ sơ chưa đúng định dạng. Mã có dạng 000.00.12.H55-240101-0001."
+_NO_LIST = (
+    "Hiện không có danh sách nào đang chờ chọn ạ. Anh/chị cho biết tên thủ tục hoặc việc cần làm "
+    "(ví dụ: «làm hộ chiếu cần giấy tờ gì») để tổng đài hỗ trợ."
+)
+_CHOICE_OUT_OF_RANGE = "Danh sách chỉ có {n} mục, anh/chị vui lòng chọn từ 1 đến {n} ạ."
 _BAD_LAST4 = "Anh/chị vui lòng nhập đủ 4 chữ số cuối của số điện thoại."
 
 
@@ -192,10 +197,14 @@ class ActionServer:
             return
         candidates = list(turn.slots.get("candidates") or [])
         choice = chosen_option(turn.text, turn.entities.get("option"), len(candidates))
-        if not candidates or choice is None:
+        if choice is not None:
+            self._answer_choice(turn, result, candidates[choice - 1])
+        elif is_bare_choice(turn.text, turn.entities.get("option")):
+            # "số 2" with no list on screen, or past its end: searching the words finds nothing
+            text = _CHOICE_OUT_OF_RANGE.format(n=len(candidates)) if candidates else _NO_LIST
+            result.say(text, answered=None, intent=turn.intent, confidence=turn.confidence)
+        else:
             self.answer(turn, result)
-            return
-        self._answer_choice(turn, result, candidates[choice - 1])
 
     def _candidate_named(self, turn: Turn) -> str | None:
         """The offered variant whose distinguishing words the citizen typed ("cấp tỉnh")."""

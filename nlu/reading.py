@@ -53,6 +53,14 @@ def chosen_option(text: str, entity: str | None, count: int) -> int | None:
     return value if 1 <= value <= count else None
 
 
+def is_bare_choice(text: str, entity: str | None) -> bool:
+    """Only a pick from a list ("số 2", "cái thứ hai", a button), nothing else to search for."""
+    if entity:
+        return True
+    words = normalize_text(text).split()
+    return 0 < len(words) <= 4 and chosen_option(text, None, count=99) is not None
+
+
 def rating_of(text: str, entity: str | None) -> int | None:
     digits = re.findall(r"[1-5]", entity or text)
     if digits:

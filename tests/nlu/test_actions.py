@@ -12,7 +12,7 @@ from knowledge_base.db import session_scope
 from nlu.actions import ActionServer
 from nlu.dossiers import LookUpLimits, MemoryAttemptLimiter, load_sample_if_empty
 from nlu.models import Conversation, ConversationState, FeedbackTicket, Rating
-from nlu.reading import chosen_option, is_follow_up, rating_of
+from nlu.reading import chosen_option, is_bare_choice, is_follow_up, rating_of
 
 
 def request(
@@ -228,3 +228,28 @@ def test_feedback_handoff_and_rating_are_bounded_per_conversation(actions, sampl
     with session_scope(sample_kb.engine) as session:
         scores = session.scalars(select(Rating.score).where(Rating.conversation_id == "conv-flood"))
         assert list(scores) == [1]  # one rating per conversation: the last one given
+
+
+def test_a_choice_with_nothing_to_choose_from_is_asked_back(actions):
+    """ "số 2" with no list, or past the end of one, gets a question back, not a refusal."""
+    alone = actions.run(request("action_choose_option", "số 2", intent="choose_option"))
+    assert "không có danh sách" in alone["responses"][0]["text"]
+    assert "ngoài phạm vi" not in alone["responses"][0]["text"]
+    slots = {"candidates": ["1.001193", "2.000986"]}
+    past = actions.run(request("action_choose_option", "cái thứ tư", slots, intent="choose_option"))
+    assert "chọn từ 1 đến 2" in past["responses"][0]["text"]
+    assert "candidates" not in slot_events(past)  # the list stays open
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "expected"),
+    [
+        ("số 2", None, True),
+        ("cai thu hai", None, True),
+        ("", "3", True),
+        ("ok", None, False),
+        ("cho tôi hỏi thủ tục thứ hai về đăng ký khai sinh", None, False),
+    ],
+)
+def test_bare_choice(text, entity, expected):
+    assert is_bare_choice(text, entity) is expected

@@ -52,6 +52,8 @@ def test_near_variants_are_asked_and_a_choice_is_understood(stack):
     assert len(buttons) >= 2
     second = buttons[1]["title"].split(". ", 1)[1]
     assert second in citizen.text("số 2")
+    # the list is settled: another pick is asked back, not searched for or refused
+    assert "không có danh sách" in citizen.text("số 2")
 
 
 def test_button_payload_chooses_too(stack):
