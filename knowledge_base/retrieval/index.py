@@ -76,7 +76,10 @@ def _faiss() -> Any:
     return faiss
 
 
-_LOAD_ATTEMPTS = 3
+# How long a reader waits out a publish's switch: the gap between two renames where a file
+# system lacks RENAME_EXCHANGE, or a version removed while it was read. Bounded by time, not by
+# tries, so a busy machine that pauses the publisher between its two steps does not fail readers.
+_LOAD_RETRY_S = 2.0
 _STAMP = "%Y%m%dT%H%M%S"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -332,6 +335,7 @@ def load_index(target: Path) -> SearchIndex:
     from the link. So does one that was reading a plain folder (an index from an older release)
     when the first publish put the link in its place.
     """
+    deadline = time.monotonic() + _LOAD_RETRY_S
     attempt = 1
     while True:
         plain = not target.is_symlink()
@@ -340,15 +344,15 @@ def load_index(target: Path) -> SearchIndex:
             index = _load_folder(folder)
         except Exception:
             moved = Path(os.path.realpath(target)) != folder or not folder.exists()
-            if not moved or attempt == _LOAD_ATTEMPTS:
+            if not moved or time.monotonic() >= deadline:
                 raise
         else:
             if not (plain and target.is_symlink()):
                 return index
-            if attempt == _LOAD_ATTEMPTS:
+            if time.monotonic() >= deadline:
                 raise ValueError(f"{target}: the index was upgraded while it was loaded")
         logger.info("index.load_retried", extra={"folder": folder.name, "attempt": attempt})
-        time.sleep(0.01 * attempt)
+        time.sleep(min(0.01 * attempt, 0.1))
         attempt += 1
 
 

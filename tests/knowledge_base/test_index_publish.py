@@ -180,6 +180,13 @@ def test_an_index_in_a_plain_folder_is_upgraded_while_read(
     assert _tag_of(load_index(target)) == "legacy"  # a plain folder still reads
     if not exchange:
         monkeypatch.setattr(index_module, "_exchange", lambda first, second: False)
+        replace = Path.replace
+
+        def paused_replace(self: Path, other: Path) -> Path:
+            time.sleep(0.3)  # a busy machine pausing the publisher between its two renames
+            return replace(self, other)
+
+        monkeypatch.setattr(Path, "replace", paused_replace)
     with Reader(target) as reader:
         reader.wait_for("legacy")
         _build("new", target)
