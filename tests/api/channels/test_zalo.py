@@ -3,163 +3,37 @@ real behind a Rasa double), replies out to a local fake of the OA API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import secrets
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.auth.models import Role
-from api.auth.service import create_user
 from api.channels.zalo import followers, messages, signature
-from api.channels.zalo.models import ZaloFollower, ZaloToken
-from api.channels.zalo.service import ZaloChannel
-from api.channels.zalo.tokens import TokenStore
+from api.channels.zalo.models import ZaloFollower
 from api.main import create_app
-from knowledge_base.db import make_engine, migrate, session_scope
+from knowledge_base.db import session_scope
 from knowledge_base.service import KnowledgeBase
 from nlu.chat import ChatMessage
 from nlu.models import ChatTurn, Conversation, ConversationState, Rating
 from tests.api.channels.dialogue import RasaDouble
 from tests.api.channels.fake_zalo import FakeZalo
+from tests.api.channels.zalo_stack import (
+    APP_ID,
+    DOSSIER,
+    DOSSIER_LAST4,
+    OA_SECRET,
+    buttons,
+    conversation_of,
+    deliver,
+    event,
+    new_user,
+    say,
+    settle,
+)
 from tests.conftest import make_settings
-
-APP_ID, OA_SECRET, APP_SECRET = "4291763606161179100", "oa-secret-" + "x" * 12, "app-secret-0123"
-FIRST_REFRESH = "refresh-bootstrap"
-PASSWORD = "zalo-desk-password"
-# nlu/data/sample_dossiers.csv (made up)
-DOSSIER, DOSSIER_LAST4 = "000.00.12.H55-240315-0042", "1234"
-
-
-def zalo_settings(tmp_path: Path, fake: FakeZalo, **overrides: object) -> Any:
-    values: dict[str, object] = {
-        "zalo_enabled": True,
-        "zalo_app_id": APP_ID,
-        "zalo_oa_secret_key": OA_SECRET,
-        "zalo_app_secret": APP_SECRET,
-        "zalo_refresh_token": FIRST_REFRESH,
-        "zalo_api_url": fake.url,
-        "zalo_oauth_url": fake.url,
-        "zalo_retry_base_s": 0.01,
-    }
-    return make_settings(tmp_path, **{**values, **overrides})
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeZalo]:
-    server = FakeZalo(APP_ID, APP_SECRET, FIRST_REFRESH)
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def rasa() -> RasaDouble:
-    return RasaDouble()
-
-
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory: pytest.TempPathFactory, fake: FakeZalo) -> KnowledgeBase:
-    return KnowledgeBase(zalo_settings(tmp_path_factory.mktemp("zalo"), fake))
-
-
-@pytest.fixture(scope="module")
-def client(kb: KnowledgeBase, rasa: RasaDouble) -> Iterator[TestClient]:
-    app = create_app(kb=kb, dialogue=rasa)
-    rasa.actions = app.state.actions
-    with TestClient(app) as test_client:
-        with session_scope(kb.engine) as session:
-            create_user(session, "zalo-desk", Role.EDITOR, PASSWORD)
-        login = test_client.post(
-            "/api/v1/auth/login", json={"username": "zalo-desk", "password": PASSWORD}
-        )
-        test_client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-        yield test_client
-
-
-def new_user() -> str:
-    return str(secrets.randbelow(10**18) + 10**18)
-
-
-def event(
-    name: str, user: str, text: str | None = None, ts_ms: int | None = None, msg_id: str = ""
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "app_id": APP_ID,
-        "oa_id": "579745863508352884",
-        "user_id_by_app": "55221" + user[-6:],
-        "event_name": name,
-        "timestamp": str(ts_ms if ts_ms is not None else int(time.time() * 1000)),
-    }
-    if name in ("follow", "unfollow"):
-        body["follower"] = {"id": user}
-        body["source"] = "oa_profile"
-    else:
-        body["sender"] = {"id": user}
-        body["recipient"] = {"id": "579745863508352884"}
-        body["message"] = {"msg_id": msg_id or secrets.token_hex(16)}
-        if text is not None:
-            body["message"]["text"] = text
-    return body
-
-
-def deliver(
-    client: TestClient,
-    body: dict[str, Any] | bytes,
-    secret: str = OA_SECRET,
-    signed: bool = True,
-    timestamp: str = "",
-) -> Any:
-    """POST a webhook event as Zalo does, signed over the raw body and its timestamp."""
-    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    headers = {"content-type": "application/json"}
-    if signed:
-        if not timestamp:
-            found = signature._TIMESTAMP_RE.search(raw)
-            assert found
-            timestamp = found.group(1).decode()
-        headers[signature.HEADER] = signature.sign(APP_ID, raw, timestamp, secret)
-    return client.post("/api/v1/channels/zalo/webhook", content=raw, headers=headers)
-
-
-def settle(client: TestClient) -> None:
-    """Until the background jobs queued so far are done (at most 5 s)."""
-    channel: ZaloChannel = client.app.state.zalo  # type: ignore[attr-defined]
-
-    async def idle() -> None:
-        await asyncio.wait_for(channel.workers.idle(), 5)
-
-    assert client.portal is not None
-    client.portal.call(idle)
-
-
-def say(client: TestClient, fake: FakeZalo, user: str, text: str) -> list[dict[str, Any]]:
-    """Send one message; the messages the OA answered with."""
-    before = len(fake.messages_to(user))
-    assert deliver(client, event("user_send_text", user, text)).json() == {"status": "accepted"}
-    settle(client)
-    return fake.messages_to(user)[before:]
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(message.get("attachment", {}).get("payload", {}).get("buttons", []))
-
-
-def conversation_of(kb: KnowledgeBase, user: str) -> str:
-    with session_scope(kb.engine) as session:
-        key = followers.user_key(user, kb.settings.secret_key)
-        found = session.scalar(
-            select(ZaloFollower.conversation_id).where(ZaloFollower.user_key == key)
-        )
-    assert found
-    return found
 
 
 # --- signatures, replays, redelivery --------------------------------------------------------
@@ -422,117 +296,3 @@ def test_more_than_five_buttons_are_listed_by_number(
     assert rasa.heard[-1] == "6"
     plan = messages.plan(ChatMessage("x", options[:5]))
     assert len(plan.messages) == 1 and len(plan.messages[0].buttons) == 5 and plan.choices is None
-
-
-# --- the OA API client: tokens, retries ------------------------------------------------------
-def stored_token(kb: KnowledgeBase) -> ZaloToken:
-    with session_scope(kb.engine) as session:
-        row = session.get(ZaloToken, APP_ID)
-        assert row is not None
-        session.expunge(row)
-        return row
-
-
-def test_token_is_refreshed_ahead_of_expiry_and_rotated(
-    client: TestClient, fake: FakeZalo, kb: KnowledgeBase
-) -> None:
-    user = new_user()
-    say(client, fake, user, "đăng ký kết hôn cần gì")  # a valid token by now
-    fake.expires_in = "240"  # inside the 5 minutes ahead of expiry
-    try:
-        with session_scope(kb.engine) as session:
-            session.execute(update(ZaloToken).values(expires_at=datetime.now(UTC)))
-        client.app.state.zalo.tokens._cached = None  # type: ignore[attr-defined]
-        refreshes = fake.refreshes
-        say(client, fake, user, "đăng ký khai sinh cần gì")
-        assert fake.refreshes == refreshes + 1
-        first = fake.access_token
-        say(client, fake, user, "làm căn cước cần gì")  # still valid, but expiring: refreshed
-        assert fake.refreshes == refreshes + 2 and fake.access_token != first
-        assert fake.sent[-1]["token"] == fake.access_token
-    finally:
-        fake.expires_in = "90000"
-    say(client, fake, user, "lệ phí đăng ký kết hôn")
-    row = stored_token(kb)
-    assert row.refresh_token == fake.refresh_token and row.access_token == fake.access_token
-
-
-def test_an_invalid_token_is_refreshed_once_and_the_message_resent(
-    client: TestClient, fake: FakeZalo, kb: KnowledgeBase
-) -> None:
-    user = new_user()
-    say(client, fake, user, "đăng ký kết hôn cần gì")
-    old_refresh = stored_token(kb).refresh_token
-    fake.revoke_access_token()
-    refreshes = fake.refreshes
-    sent = say(client, fake, user, "đăng ký khai sinh cần gì")
-    assert len(sent) == 1 and fake.refreshes == refreshes + 1
-    row = stored_token(kb)
-    assert row.refresh_token == fake.refresh_token != old_refresh
-
-
-@pytest.mark.parametrize("faults", [("500", "503"), ("429", "429"), ("rate_error", "500")])
-def test_retries_on_server_errors_and_rate_limits(
-    client: TestClient, fake: FakeZalo, faults: tuple[str, ...]
-) -> None:
-    user = new_user()
-    say(client, fake, user, "đăng ký kết hôn cần gì")
-    calls = fake.calls
-    fake.fail_next(*faults)
-    sent = say(client, fake, user, "đăng ký khai sinh cần gì")
-    assert len(sent) == 1 and fake.calls == calls + len(faults) + 1
-
-
-def test_a_send_that_keeps_failing_is_logged(
-    client: TestClient, fake: FakeZalo, caplog: pytest.LogCaptureFixture
-) -> None:
-    user = new_user()
-    fake.fail_next(*["500"] * 5)
-    with caplog.at_level(logging.INFO):
-        assert say(client, fake, user, "đăng ký kết hôn cần gì") == []
-    failed = [r for r in caplog.records if r.getMessage() == "zalo.job_failed"]
-    assert failed and failed[0].__dict__["kind"] == "text"
-    # no citizen text and no user id in any log line or its fields
-    for record in caplog.records:
-        logged = record.getMessage() + json.dumps(record.__dict__, default=str, ensure_ascii=False)
-        assert user not in logged and "kết hôn" not in logged
-
-
-@pytest.mark.postgres
-def test_replicas_refresh_once_under_the_row_lock(
-    postgres_url: str, tmp_path: Path, fake: FakeZalo
-) -> None:
-    """Two replicas find the token expiring at once: one refreshes, the other waits for the
-    row and uses the new token (the spent refresh token is never sent twice)."""
-    settings = zalo_settings(tmp_path, fake, database_url=postgres_url)
-    engine = make_engine(postgres_url)
-    migrate(engine)
-    fake.refresh_token = FIRST_REFRESH  # a new chain for this database
-    refreshes = fake.refreshes
-
-    async def both() -> list[str]:
-        replicas = [TokenStore(engine, settings), TokenStore(engine, settings)]
-        return list(await asyncio.gather(*(r.access_token() for r in replicas)))
-
-    try:
-        tokens = asyncio.run(both())  # the first use: both seed the table, one wins
-        assert tokens[0] == tokens[1] == fake.access_token
-        assert fake.refreshes == refreshes + 1
-        with session_scope(engine) as session:
-            session.execute(update(ZaloToken).values(expires_at=datetime.now(UTC)))
-        tokens = asyncio.run(both())  # the row exists and is expiring: FOR UPDATE
-        assert tokens[0] == tokens[1] == fake.access_token
-        assert fake.refreshes == refreshes + 2
-        with session_scope(engine) as session:
-            assert session.scalar(select(ZaloToken.refresh_token)) == fake.refresh_token
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.parametrize("setting", ["zalo_oa_secret_key", "zalo_app_secret", "zalo_refresh_token"])
-def test_an_enabled_channel_refuses_placeholder_secrets(
-    tmp_path: Path, fake: FakeZalo, setting: str
-) -> None:
-    with pytest.raises(ValueError, match=setting.upper()):
-        zalo_settings(tmp_path, fake, **{setting: "changethis"})
-    assert not make_settings(tmp_path).zalo_enabled  # off unless configured
