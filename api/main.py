@@ -120,9 +120,11 @@ def create_app(
     app.state.kb = knowledge_base
     app.state.ready = False
     app.state.voice = None  # speech models load on the first call (api/routes/voice.py)
-    app.state.chat = ChatService(knowledge_base, knowledge_base.engine, rasa)
-    app.state.limiter = RateLimiter(config)
     app.state.actions = ActionServer(knowledge_base, knowledge_base.engine, _limiter(config))
+    app.state.chat = ChatService(
+        knowledge_base, knowledge_base.engine, rasa, actions=app.state.actions
+    )
+    app.state.limiter = RateLimiter(config)
     app.state.ranker_job = RetrainJob(knowledge_base)  # one training at a time, in the background
     app.state.channel_replies = ChannelReplies(knowledge_base.engine)  # staff replies out
     zalo = zalo_views.install(app, app.state.chat, app.state.limiter)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
+
+from knowledge_base.answer.results import RefusalKind
 
 MAX_QUESTION_CHARS = 2000
 # Ids, versions and counters the API looks up: PostgreSQL's integer (SQLite's is wider); a
@@ -121,6 +123,15 @@ class ChatResponse(BaseModel):
     messages: list[ChatMessageOut]
     handoff: bool
     degraded: bool
+    kind: str | None = Field(
+        default=None,
+        description="what the reply is: answer, choose, not_sure, out_of_scope, "
+        "not_understood, figure_missing, not_in_province, handoff, form, dossier, feedback, "
+        "rating or small_talk",
+    )
+    procedure_code: str | None = Field(
+        default=None, description="the procedure the reply is about, when it is about one"
+    )
 
 
 class TurnOut(BaseModel):
@@ -164,10 +175,11 @@ class AskResponse(BaseModel):
     answer: str
     procedures: list[ProcedureSummary]
     faq: list[FaqSummary]
-    refusal_kind: Literal["out_of_scope", "unsure"] | None = Field(
+    refusal_kind: RefusalKind | None = Field(
         default=None,
-        description="why it was not answered: not about procedures, or not sure which one "
-        "(the closest procedures are listed)",
+        description="why it was not answered: out_of_scope (not about procedures), unsure "
+        "(the closest procedures are listed), not_understood, figure_missing (a province "
+        "figure not entered yet), not_in_province (not in this province's catalogue)",
     )
 
 

@@ -24,8 +24,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,16 @@ from typing import Any
 import httpx
 
 from api.cli.bench import default_questions
-from api.cli.harness import cpu_seconds, hotline_command, percentile, rss_mb, served_api
+from api.cli.harness import (
+    cpu_seconds,
+    hotline_command,
+    percentile,
+    rasa_servers,
+    rss_mb,
+    served_api,
+)
 from knowledge_base.settings import Settings
-from nlu.runtime import RasaProcess, free_port, train
+from nlu.runtime import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 OPENERS = ["xin chào", "chào bạn", "alo tổng đài ơi"]
@@ -138,18 +143,6 @@ async def run_path(
     return [await run_level(url, pids, c, args.duration, pool) for c in args.levels]
 
 
-@contextmanager
-def rasa_servers(settings: Settings, api_url: str, ports: list[int]) -> Iterator[list[RasaProcess]]:
-    with ExitStack() as stack:
-        servers = []
-        for port in ports:
-            server = RasaProcess(settings, port, api_url)
-            server.start()
-            stack.callback(server.stop)
-            servers.append(server)
-        yield servers
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 16, 32])
@@ -188,7 +181,6 @@ def main() -> None:
         rasa_dir=Path(env["HOTLINE_RASA_DIR"]),
         redis_url=args.redis_url,
     )
-    train(settings)
     rng = random.Random(7)
     repeated, distinct = default_questions(), distinct_questions()
     pool = [conversation(rng, repeated, distinct) for _ in range(args.conversations)]

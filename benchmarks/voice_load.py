@@ -29,9 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api.cli.harness import cpu_seconds, rss_mb, served_api
-from knowledge_base.settings import Settings
-from nlu.runtime import RasaProcess, free_port, train
+from api.cli.harness import cpu_seconds, rss_mb, served_dialogue
 from voice.audio import FRAME_BYTES, resample
 from voice.transports.audiosocket_client import AudioSocketCaller
 from voice.vad import EndpointDetector
@@ -203,21 +201,9 @@ def main() -> int:
 def _start_dialogue(stack: ExitStack, env: dict[str, str]) -> list[int]:
     """The API (action webhook) and one Rasa process over the worker's data dir; ``env`` then
     points the worker at Rasa. Returns their pids."""
-    rasa_port = free_port()
-    env["HOTLINE_RASA_URL"] = f"http://127.0.0.1:{rasa_port}"
-    env["HOTLINE_RASA_DIR"] = str(REPO / "var" / "rasa-test")
-    api_url, api_pid = stack.enter_context(served_api(env))
-    settings = Settings(
-        data_dir=Path(env["HOTLINE_DATA_DIR"]),
-        rasa_url=env["HOTLINE_RASA_URL"],
-        rasa_dir=Path(env["HOTLINE_RASA_DIR"]),
-    )
-    train(settings)
-    rasa = RasaProcess(settings, rasa_port, api_url)
-    rasa.start()
-    stack.callback(rasa.stop)
-    assert rasa.process is not None
-    return [api_pid, rasa.process.pid]
+    dialogue = stack.enter_context(served_dialogue(env, REPO / "var" / "rasa-test"))
+    env["HOTLINE_RASA_URL"] = dialogue.rasa_url
+    return dialogue.pids
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -22,7 +21,14 @@ from knowledge_base.answer.compose import (
     unsure,
     variant_note,
 )
-from knowledge_base.answer.results import AskResult, FaqHit, IndexRefresh, ProcedureHit
+from knowledge_base.answer.refusals import figure_missing_text, precise_refusal
+from knowledge_base.answer.results import (
+    AskResult,
+    FaqHit,
+    IndexRefresh,
+    ProcedureHit,
+    RefusalKind,
+)
 from knowledge_base.answer.scope import is_out_of_scope
 from knowledge_base.curation import is_live
 from knowledge_base.db import check_schema, engine_for, migrate, session_scope, setup_lock
@@ -40,7 +46,7 @@ from knowledge_base.retrieval.index import (
     publish_lock,
     read_manifest,
 )
-from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze
+from knowledge_base.retrieval.searcher import Hit, HybridSearcher, analyze, unranked_confidence
 from knowledge_base.settings import Settings
 from knowledge_base.text.normalize import normalize_text
 from knowledge_base.understanding.lexicon import use_lexicon
@@ -57,14 +63,6 @@ ANSWER_CACHE_SIZE = 4096
 # which nothing was recognised needs this much, and below UNSURE_FLOOR it is out of scope.
 UNRECOGNISED_THRESHOLD = 0.8
 UNSURE_FLOOR = 0.3
-
-
-def unranked_confidence(hit: Hit) -> float:
-    """Without a trained ranker: how sure the top hit is relevant, from dense similarity
-    (e5 similarities crowd into 0.75–0.95, so they are stretched onto 0–1 from 0.78 upwards)."""
-    dense = max(0.0, (hit.dense_similarity - 0.78) / 0.14)
-    both_agree = 0.15 if hit.lexical_rank == 0 and hit.dense_rank == 0 else 0.0
-    return min(1.0, dense + both_agree)
 
 
 class KnowledgeBase:
@@ -280,12 +278,12 @@ class KnowledgeBase:
             rows = session.execute(select(Procedure.name, Procedure.code)).all()
         return {normalize_text(name): code for name, code in rows}
 
-    def answer_about(self, code: str, question: str) -> str | None:
-        """Answer the aspect asked in ``question`` about a known procedure (dialogue follow-ups)."""
+    def answer_about(self, code: str, question: str, aspect: Aspect | None = None) -> str | None:
+        """Answer ``aspect`` (by default the one asked in ``question``) about a known procedure."""
         chosen = self.procedure(code)
         if chosen is None:
             return None
-        return compose_procedure_answer(chosen, detect_aspect(question))
+        return compose_procedure_answer(chosen, aspect or detect_aspect(question))
 
     def refusal(self) -> str:
         return refusal(self.settings.hotline_phone)
@@ -305,6 +303,11 @@ class KnowledgeBase:
         if fact is not None:
             aspect = detect_aspect(question).value
             return AskResult(True, aspect, fact, confidence=1.0, from_faq=True)
+        missing = facts.asked_fact(question)
+        if missing is not None:  # a figure staff have not entered yet
+            text = figure_missing_text(missing.label, self.settings.hotline_phone)
+            aspect = detect_aspect(question).value
+            return AskResult(False, aspect, text, refusal_kind="figure_missing")
         searcher = self.searcher
         # repeated questions come from memory, until the index or the ranker changes
         generation = (searcher.index.manifest, self.rankers.generation)
@@ -315,7 +318,13 @@ class KnowledgeBase:
         if is_out_of_scope(question):
             return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")
         searcher = self.searcher
+        if not searcher.index.documents:  # nothing imported yet
+            return AskResult(False, aspect.value, self.refusal(), refusal_kind="out_of_scope")
         query = analyze(question, searcher.index)
+        # a record this catalogue has no procedure for counts as nothing recognised
+        objects = query.frame.objects
+        absent = bool(objects) and not objects & searcher.catalogue_objects
+        recognised = not query.frame.is_empty and not absent
         ranking = searcher.rank(query)
         hits = searcher.hits(ranking, max(top_k, 5))
         if not hits:
@@ -324,12 +333,14 @@ class KnowledgeBase:
             ranking.confidence if searcher.ranker is not None else unranked_confidence(hits[0])
         )
         procedures, faqs = self._hit_lists(hits, top_k)
-        recognised = not query.frame.is_empty
         # a question in which nothing procedural was recognised needs more evidence
         needed = self.settings.answerable_threshold if recognised else UNRECOGNISED_THRESHOLD
-        if confidence < needed:
-            kind: Literal["out_of_scope", "unsure"]
-            if recognised or confidence >= UNSURE_FLOOR:
+        precise = precise_refusal(question, query.frame, searcher.catalogue_objects, self.settings)
+        if confidence < needed or (precise is not None and precise[0] == "not_understood"):
+            kind: RefusalKind
+            if precise is not None:
+                text, kind = precise[1], precise[0]
+            elif recognised or confidence >= UNSURE_FLOOR:
                 text, kind = unsure(procedures[:3], self.settings.hotline_phone), "unsure"
             else:
                 text, kind = self.refusal(), "out_of_scope"

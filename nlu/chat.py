@@ -28,12 +28,13 @@ from knowledge_base import log_context
 from knowledge_base.db import session_scope
 from knowledge_base.metrics import ANSWERS, DEGRADED_TURNS, count_answer
 from knowledge_base.service import KnowledgeBase
-from nlu import privacy
-from nlu.actions import HANDOFF_BUTTON
+from nlu import dialogue_state, privacy
+from nlu.actions import ActionServer
 from nlu.chat_sessions import SessionStatus, session_status
+from nlu.degraded_dialogue import DegradedDialogue
+from nlu.dossiers import MemoryAttemptLimiter
 from nlu.models import ChatTurn, Conversation, ConversationState, TurnRole
 from nlu.raw_values import RawValues, shared_raw_values
-from nlu.reading import is_follow_up
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class ChatReply:
     messages: list[ChatMessage]
     handoff: bool
     degraded: bool
+    kind: str | None = None  # nlu.action_turn.ReplyKind of the turn's main reply
+    procedure_code: str | None = None  # the procedure the turn answered about, if one
 
 
 def new_session_id() -> str:
@@ -122,9 +125,12 @@ class ChatService:
         engine: Engine,
         dialogue: DialogueEngine,
         raw_values: RawValues | None = None,
+        actions: ActionServer | None = None,
     ) -> None:
         self.kb, self.engine, self.dialogue = kb, engine, dialogue
         self.raw_values = raw_values or shared_raw_values(kb.settings)
+        actions = actions or ActionServer(kb, engine, MemoryAttemptLimiter(), self.raw_values)
+        self.degraded_dialogue = DegradedDialogue(actions)
 
     async def handle(
         self, session_id: str | None, message: str, channel: str = "web", client: str = ""
@@ -149,7 +155,7 @@ class ChatService:
         except DialogueUnavailableError as exc:
             logger.warning("chat.degraded", extra={"error": str(exc)})
             degraded = True
-            raw = await run_in_threadpool(self._answer_without_dialogue, conversation_id, text)
+            raw = await run_in_threadpool(self.degraded_dialogue.respond, conversation_id, text)
         latency_ms = (time.perf_counter() - started) * 1000
         messages, metas = _split(raw)
         handoff = any(m.get("handoff") for m in metas)
@@ -157,7 +163,17 @@ class ChatService:
         await run_in_threadpool(
             self._record_bot, conversation_id, messages, metas, degraded, latency_ms, said.values
         )
-        return ChatReply(conversation_id, messages, handoff=handoff, degraded=degraded)
+        main: dict[str, Any] = next((m for m in reversed(metas) if m.get("kind")), {})
+        return ChatReply(
+            conversation_id,
+            messages,
+            handoff=handoff,
+            degraded=degraded,
+            kind=main.get("kind"),
+            procedure_code=next(
+                (m["procedure_code"] for m in metas if m.get("procedure_code")), None
+            ),
+        )
 
     def status(self, conversation_id: str) -> SessionStatus:
         """Whether a web chat can still be read and continued under its session id."""
@@ -177,6 +193,7 @@ class ChatService:
             session.add(
                 ChatTurn(conversation_id=conversation_id, role=TurnRole.CITIZEN, text=said.text)
             )
+            dialogue_state.next_turn(session, conversation_id)
             return ConversationState(conversation.state or ConversationState.BOT)
 
     def _citizen_values(self, conversation_id: str) -> set[str]:
@@ -203,43 +220,11 @@ class ChatService:
                         confidence=meta.get("confidence"),
                         procedure_code=meta.get("procedure_code"),
                         answered=meta.get("answered"),
+                        reply_kind=meta.get("kind"),
                         degraded=degraded,
                         latency_ms=round(latency_ms, 1),
                     )
                 )
-
-    def _answer_without_dialogue(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
-        """The knowledge base alone; a follow-up ("còn lệ phí thì sao?") is answered about the
-        procedure the conversation was last answered about, read from the stored turns."""
-        current = self._current_procedure(conversation_id) if is_follow_up(text) else None
-        followed = self.kb.answer_about(current, text) if current else None
-        if followed is not None:
-            meta = {"intent": "ask_procedure", "answered": True, "procedure_code": current}
-            return [{"text": followed, "buttons": [], "custom": {"hotline": meta}}]
-        result = self.kb.ask(text, top_k=5)
-        meta = {
-            "intent": "ask_procedure",
-            "confidence": round(result.confidence, 3),
-            "answered": result.answerable,
-            "procedure_code": result.procedures[0].code
-            if result.answerable and result.procedures
-            else None,
-        }
-        buttons = [] if result.answerable else [HANDOFF_BUTTON]
-        return [{"text": result.answer, "buttons": buttons, "custom": {"hotline": meta}}]
-
-    def _current_procedure(self, conversation_id: str) -> str | None:
-        with session_scope(self.engine) as session:
-            return session.scalar(
-                select(ChatTurn.procedure_code)
-                .where(
-                    ChatTurn.conversation_id == conversation_id,
-                    ChatTurn.role == TurnRole.BOT,
-                    ChatTurn.procedure_code.is_not(None),
-                )
-                .order_by(ChatTurn.id.desc())
-                .limit(1)
-            )
 
     def record_exchange(
         self, conversation_id: str, said: str, replies: list[str], channel: str, **meta: Any

@@ -16,6 +16,16 @@ from nlu.models import ChatTurn, InboxDismissal, TurnRole
 
 MAX_TURNS = 20_000
 MAX_LINKED_WORDINGS = 10
+# the kinds of bot reply that leave a question unanswered (nlu.action_turn.ReplyKind), with
+# the label staff see; "unanswered" is a refusal stored before reply kinds were kept
+KIND_LABELS = {
+    "not_sure": "Chưa chắc thủ tục nào",
+    "not_in_province": "Không có trong danh mục của tỉnh",
+    "figure_missing": "Chưa có số liệu",
+    "not_understood": "Chưa hiểu câu hỏi",
+    "out_of_scope": "Ngoài phạm vi",
+    "unanswered": "Chưa trả lời được",
+}
 
 
 def wording_key(question: str) -> str:
@@ -28,12 +38,22 @@ def wording_key(question: str) -> str:
 class InboxGroup:
     key: str
     question: str  # the most recent wording
+    kind: str = "unanswered"  # why the most recent wording was not answered (KIND_LABELS)
     count: int = 0
     last_seen: datetime | None = None
     wordings: list[str] = field(default_factory=list)
 
 
-def unanswered(session: Session, days: int = 30, limit: int = 50) -> list[InboxGroup]:
+def _unanswered_kind(turn: ChatTurn) -> str | None:
+    if turn.reply_kind in KIND_LABELS:
+        return turn.reply_kind
+    return "unanswered" if turn.answered is False else None
+
+
+def unanswered(
+    session: Session, days: int = 30, limit: int = 50, kind: str | None = None
+) -> list[InboxGroup]:
+    """Groups of questions left unanswered, most asked first; ``kind`` keeps one kind."""
     since = datetime.now(UTC) - timedelta(days=days)
     turns = session.scalars(
         select(ChatTurn)
@@ -49,7 +69,8 @@ def unanswered(session: Session, days: int = 30, limit: int = 50) -> list[InboxG
             last_question[turn.conversation_id] = turn
             continue
         asked = last_question.pop(turn.conversation_id, None)
-        if asked is None or turn.answered is not False or asked.text.startswith("/"):
+        why = _unanswered_kind(turn)
+        if asked is None or why is None or asked.text.startswith("/"):
             continue  # answered, or a button payload rather than a question
         key = wording_key(asked.text)
         if not key or key in handled:
@@ -57,10 +78,11 @@ def unanswered(session: Session, days: int = 30, limit: int = 50) -> list[InboxG
         group = groups.setdefault(key, InboxGroup(key, asked.text))
         group.count += 1
         if group.last_seen is None or asked.created_at >= group.last_seen:
-            group.last_seen, group.question = asked.created_at, asked.text
+            group.last_seen, group.question, group.kind = asked.created_at, asked.text, why
         if asked.text not in group.wordings and len(group.wordings) < 10:
             group.wordings.append(asked.text)
-    ranked = sorted(groups.values(), key=lambda g: (-g.count, g.question))
+    kept = [g for g in groups.values() if kind is None or g.kind == kind]
+    ranked = sorted(kept, key=lambda g: (-g.count, g.question))
     return ranked[:limit]
 
 

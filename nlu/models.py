@@ -1,4 +1,4 @@
-"""Conversation tables: transcripts, handoff state, dossiers, feedback tickets and ratings."""
+"""Conversation tables: transcripts, dialogue state, handoff state, dossiers, feedback tickets and ratings."""
 
 from __future__ import annotations
 
@@ -76,7 +76,24 @@ class ChatTurn(Base):
     answered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # what kind of reply a bot turn was (nlu.replies.ReplyKind): answer, choose, out_of_scope…
+    reply_kind: Mapped[str | None] = mapped_column(String(24), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DialogueStateRow(Base):
+    """Where a conversation stands (nlu.dialogue_state.DialogueState as JSON): the same for
+    every channel, read by the Rasa actions and by degraded mode alike."""
+
+    __tablename__ = "dialogue_states"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
 
 class Dossier(Base):

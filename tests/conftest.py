@@ -106,6 +106,9 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaStack]:
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         rasa_dir=REPO / "var" / "rasa-test",  # the trained model is cached between runs
         rasa_timeout_s=10.0,
+        # every test conversation comes from one loopback client
+        handoff_per_client_hour=1000,
+        feedback_per_client_hour=1000,
     )
     train(settings)
     app = create_app(settings)

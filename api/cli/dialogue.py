@@ -133,3 +133,59 @@ def retention_run(
             }
         )
     )
+
+
+def eval_dialogue(
+    conversations: Annotated[Path, typer.Option(exists=True, help="a YAML file or a folder")],
+    url: Annotated[
+        str, typer.Option(help="a running API; default: start one on the sample catalogue")
+    ] = "",
+    rasa: Annotated[
+        bool, typer.Option(help="with Rasa behind the API (--no-rasa: degraded mode)")
+    ] = True,
+    tag: Annotated[list[str], typer.Option(help="only conversations with this tag")] = [],  # noqa: B006
+    concurrency: int = 4,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Scripted conversations through ``POST /api/v1/chat``: the share of conversations in
+    which every turn met its expectation, and the share of turns."""
+    import asyncio
+    import tempfile
+
+    from api.cli.harness import served_dialogue
+    from nlu.dialogue_eval import (
+        ONE_CLIENT_PLAYS_ALL,
+        ConversationFileError,
+        load_conversations,
+        run_conversations,
+        summary,
+    )
+
+    try:
+        scripted = load_conversations(conversations)
+    except ConversationFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--conversations") from exc
+    if tag:
+        scripted = [c for c in scripted if set(c.tags) & set(tag)]
+    if url:
+        results = asyncio.run(run_conversations(url, scripted, concurrency))
+        report = summary(results)
+    else:
+        with tempfile.TemporaryDirectory(prefix="hotline-dialogue-eval-") as data_dir:
+            env = {
+                "HOTLINE_DATA_DIR": data_dir,
+                "HOTLINE_DATABASE_URL": "",
+                "HOTLINE_REDIS_URL": "",  # limits in memory: repeated runs start afresh
+                **{key: str(value) for key, value in ONE_CLIENT_PLAYS_ALL.items()},
+            }
+            rasa_dir = get_settings().rasa_dir if rasa else None
+            with served_dialogue(env, rasa_dir) as stack:
+                results = asyncio.run(run_conversations(stack.api_url, scripted, concurrency))
+        report = summary(results, degraded=not rasa)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for key in ("conversations", "conversation_pass_rate", "turns", "turn_pass_rate"):
+        typer.echo(f"{key:>24}: {report[key]}")
+    for conversation_id, failures in report["failures"].items():
+        typer.echo(f"FAIL {conversation_id}: {' | '.join(failures)}")

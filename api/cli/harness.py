@@ -1,5 +1,5 @@
-"""What the benchmarks share: the API as a child process on a loopback port, its memory, and
-latency percentiles."""
+"""What the benchmarks and evaluations share: the API (and Rasa behind it) as child processes
+on loopback ports, their memory, and latency percentiles."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from nlu.runtime import free_port
+from knowledge_base.settings import Settings
+from nlu.runtime import RasaProcess, free_port, train
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -94,3 +96,48 @@ def served_api(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def rasa_servers(settings: Settings, api_url: str, ports: list[int]) -> Iterator[list[RasaProcess]]:
+    """One ``rasa run`` per port (the model trained first if its files changed), all calling
+    the actions at ``api_url``; stopped on exit."""
+    train(settings)
+    with ExitStack() as stack:
+        servers = []
+        for port in ports:
+            server = RasaProcess(settings, port, api_url)
+            server.start()
+            stack.callback(server.stop)
+            servers.append(server)
+        yield servers
+
+
+@dataclass(frozen=True)
+class DialogueStack:
+    api_url: str
+    rasa_url: str  # empty when the API answers degraded
+    pids: list[int]
+
+
+@contextmanager
+def served_dialogue(env: dict[str, str], rasa_dir: Path | None) -> Iterator[DialogueStack]:
+    """The API with ``env`` and, given a Rasa model folder, one Rasa process behind it (else
+    the API answers degraded, from the knowledge base alone)."""
+    env = dict(env)
+    rasa_port = free_port()
+    env["HOTLINE_RASA_URL"] = f"http://127.0.0.1:{rasa_port}" if rasa_dir else ""
+    if rasa_dir is not None:
+        env["HOTLINE_RASA_DIR"] = str(rasa_dir)
+    with ExitStack() as stack:
+        api_url, api_pid = stack.enter_context(served_api(env))
+        pids = [api_pid]
+        if rasa_dir is not None:
+            settings = Settings(
+                data_dir=Path(env["HOTLINE_DATA_DIR"]),
+                rasa_url=env["HOTLINE_RASA_URL"],
+                rasa_dir=rasa_dir,
+            )
+            servers = stack.enter_context(rasa_servers(settings, api_url, [rasa_port]))
+            pids += [s.process.pid for s in servers if s.process is not None]
+        yield DialogueStack(api_url, env["HOTLINE_RASA_URL"], pids)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from api.cli.cluster import cluster_app
-from api.cli.dialogue import dossiers_app, rasa_app, retention_app
+from api.cli.dialogue import dossiers_app, eval_dialogue, rasa_app, retention_app
 from api.cli.notifications import notifications_app
 from api.cli.staff import users_app
 from api.cli.voice import voice_app
@@ -42,6 +42,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(retention_app, name="retention")
 app.add_typer(voice_app, name="voice")
 app.add_typer(cluster_app, name="cluster")
+eval_app.command("dialogue")(eval_dialogue)
 
 QuestionFormat = Annotated[str, typer.Option("--format", help="dvc-csv | jsonl | faq-titles")]
 TrainFiles = Annotated[

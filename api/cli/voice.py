@@ -45,8 +45,8 @@ def voice_serve(
             if settings.rasa_url
             else OfflineDialogue()
         )
-        chat = ChatService(kb, kb.engine, dialogue)
         actions = ActionServer(kb, kb.engine, _limiter(settings))
+        chat = ChatService(kb, kb.engine, dialogue, actions=actions)
         outbox = SmsOutbox(kb.engine, settings)
         services = await asyncio.to_thread(build_services, kb, chat, actions, outbox=outbox)
         server = AudioSocketServer(services)

@@ -3,7 +3,7 @@ to a procedure, dismiss."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
@@ -31,9 +31,15 @@ class Suggestion(BaseModel):
     name: str
 
 
+InboxKind = Literal[
+    "not_sure", "not_in_province", "figure_missing", "not_understood", "out_of_scope", "unanswered"
+]
+
+
 class GroupOut(BaseModel):
     key: str
     question: str
+    kind: InboxKind = Field(description="why the latest wording was not answered")
     count: int
     last_seen: UtcDateTime | None
     wordings: list[str]
@@ -72,8 +78,9 @@ async def list_inbox(
     _: EditorDep,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    kind: InboxKind | None = None,
 ) -> list[GroupOut]:
-    return await run_in_threadpool(groups, kb, days, limit)
+    return await run_in_threadpool(groups, kb, days, limit, kind)
 
 
 def draft_faq(kb: KnowledgeBase, key: str, actor: str) -> DraftOut | None:
@@ -114,9 +121,9 @@ def dismiss(kb: KnowledgeBase, key: str, actor: str) -> None:
         inbox.close(session, key, actor, "dismissed")
 
 
-def groups(kb: KnowledgeBase, days: int, limit: int) -> list[GroupOut]:
+def groups(kb: KnowledgeBase, days: int, limit: int, kind: str | None = None) -> list[GroupOut]:
     with session_scope(kb.engine) as session:
-        found = inbox.unanswered(session, days, limit)
+        found = inbox.unanswered(session, days, limit, kind)
     return [GroupOut(**g.__dict__, suggestions=suggest(kb, g.question)) for g in found]
 
 

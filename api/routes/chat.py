@@ -58,6 +58,8 @@ async def chat(
         messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in reply.messages],
         handoff=reply.handoff,
         degraded=reply.degraded,
+        kind=reply.kind,
+        procedure_code=reply.procedure_code,
     )
 
 

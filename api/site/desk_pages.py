@@ -22,6 +22,7 @@ from api.site.render import SITE_PREFIX, back_to, page
 from nlu import tickets
 from nlu.chat import ChatService
 from nlu.handoff_links import handoff_questions
+from nlu.inbox import KIND_LABELS
 from nlu.models import FeedbackStatus
 
 router = APIRouter(prefix=SITE_PREFIX, include_in_schema=False)
@@ -49,9 +50,12 @@ async def inbox_page(
     kb: KnowledgeBaseDep,
     staff: EditorDep,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
+    kind: admin_inbox.InboxKind | None = None,
 ) -> HTMLResponse:
-    groups = await run_in_threadpool(admin_inbox.groups, kb, days, 50)
-    return page(request, "inbox.html", staff, groups=groups, days=days)
+    groups = await run_in_threadpool(admin_inbox.groups, kb, days, 50, kind)
+    return page(
+        request, "inbox.html", staff, groups=groups, days=days, kind=kind, kinds=KIND_LABELS
+    )
 
 
 @router.post("/inbox/draft")
@@ -75,9 +79,9 @@ async def inbox_link(
     known = await run_in_threadpool(admin_inbox.known_code, kb, code)
     if known is None:
         groups = await run_in_threadpool(admin_inbox.groups, kb, 30, 50)
-        return page(
-            request, "inbox.html", staff, 422, groups=groups, days=30, error=_unknown_code(code)
-        )
+        error = _unknown_code(code)
+        context = {"groups": groups, "days": 30, "kind": None, "kinds": KIND_LABELS}
+        return page(request, "inbox.html", staff, 422, error=error, **context)
     if await run_in_threadpool(admin_inbox.link_group, kb, key, known, staff.username) is None:
         raise NotFoundError("no such group in the inbox")
     return back_to(f"{SITE_PREFIX}/inbox", "linked")

@@ -26,7 +26,11 @@ _PATTERNS: list[tuple[Aspect, str]] = [
     (Aspect.FEE, r"le phi|\bphi\b|bao nhieu tien|mat tien|ton tien|chi phi|mien phi|het bao nhieu"),
     (Aspect.TIME, r"bao lau|may ngay|bao nhieu ngay|thoi han|thoi gian|khi nao co|mat may|bao gio"),
     (Aspect.LEGAL_BASIS, r"can cu|phap ly|luat nao|nghi dinh|thong tu|van ban nao|quy dinh o dau"),
-    (Aspect.CHANNEL, r"online|truc tuyen|qua mang|buu dien|buu chinh|nop .*cach nao|hinh thuc nop"),
+    (
+        Aspect.CHANNEL,
+        r"online|truc tuyen|qua mang|tren mang|nop mang|qua internet|qua app|vneid|buu dien"
+        r"|buu chinh|nop .*cach nao|hinh thuc nop",
+    ),
     (
         Aspect.DOCUMENTS,
         r"giay to|ho so gom|thanh phan|can mang|mang theo|chuan bi|can nhung gi|can gi",

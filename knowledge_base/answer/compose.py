@@ -183,3 +183,31 @@ def unsure(closest: Sequence[Named], hotline_phone: str) -> str:
         f"{listing}\nAnh/chị có thể nói rõ hơn, hoặc gọi tổng đài {hotline_phone} hay bấm "
         '"gặp nhân viên" để được tổng đài viên hỗ trợ.'
     )
+
+
+ASPECT_LABELS = {
+    Aspect.FEE: "Phí, lệ phí",
+    Aspect.TIME: "Thời hạn giải quyết",
+    Aspect.CHANNEL: "Cách nộp hồ sơ",
+    Aspect.AGENCY: "Nơi giải quyết",
+    Aspect.DOCUMENTS: "Giấy tờ cần nộp",
+}
+
+
+def aspect_line(p: Procedure, aspect: Aspect) -> str | None:
+    """One short line on one aspect, to set several procedures side by side; None for the
+    aspects that do not fit on a line (steps, legal basis…)."""
+    if aspect is Aspect.FEE:
+        parts = [f"{c.channel.label}: {c.fee_text or 'không ghi'}" for c in p.channels]
+    elif aspect is Aspect.TIME:
+        parts = [f"{c.channel.label}: {c.time_limit_text or 'không ghi'}" for c in p.channels]
+    elif aspect is Aspect.CHANNEL:
+        parts = list(dict.fromkeys(c.channel.label.lower() for c in p.channels))
+    elif aspect is Aspect.AGENCY:
+        parts = [p.implementing_agency or p.competent_agency]
+    elif aspect is Aspect.DOCUMENTS:
+        parts = [f"{len(p.documents)} loại giấy tờ"] if p.documents else []
+    else:
+        return None
+    found = "; ".join(x for x in parts if x) or "danh mục không ghi"
+    return _clip(found, 200)

@@ -100,6 +100,10 @@ class HybridSearcher:
         self.ranker = ranker
         documents = index.documents
         self.profiles = document_profiles(documents)
+        # the records and papers this catalogue has procedures for ("hộ chiếu", "kết hôn")
+        self.catalogue_objects = frozenset(
+            o for p in self.profiles if not p.is_faq for o in p.frame.objects
+        )
         # names alone, so a short question is not outweighed by long free-text fields
         self._name_bm25 = bm25s.BM25(k1=1.2, b=0.5)
         names = [lexical_tokens(expand(doc.title, parse_name(doc.title))) for doc in documents]
@@ -107,6 +111,14 @@ class HybridSearcher:
         # Hotline callers ask the same few questions over and over; the query vector is the
         # costliest step, so repeated wordings skip it.
         self._query_vector = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
+
+    def procedures_about(self, objects: frozenset[str]) -> list[tuple[str, str, Frame]]:
+        """(code, name, parsed name) of each procedure whose name names one of ``objects``."""
+        return [
+            (doc.codes[0], doc.title, profile.frame)
+            for doc, profile in zip(self.index.documents, self.profiles, strict=True)
+            if not profile.is_faq and profile.frame.objects & objects
+        ]
 
     def _embed_query(self, text: str) -> np.ndarray:
         assert self.embedder is not None
@@ -174,3 +186,11 @@ class HybridSearcher:
             )
             for doc, score in zip(ranking.candidates[:top_k], ranking.scores[:top_k], strict=True)
         ]
+
+
+def unranked_confidence(hit: Hit) -> float:
+    """Without a trained ranker: how sure the top hit is relevant, from dense similarity
+    (e5 similarities crowd into 0.75–0.95, so they are stretched onto 0–1 from 0.78 upwards)."""
+    dense = max(0.0, (hit.dense_similarity - 0.78) / 0.14)
+    both_agree = 0.15 if hit.lexical_rank == 0 and hit.dense_rank == 0 else 0.0
+    return min(1.0, dense + both_agree)

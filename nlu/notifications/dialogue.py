@@ -9,6 +9,7 @@ number the citizen gives in the same message or the phone call's caller id.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.db import session_scope
 from knowledge_base.settings import Settings
+from knowledge_base.text.normalize import fold_accents
 from nlu import privacy
 from nlu.models import Conversation, Dossier, VoiceCall
 from nlu.notifications import service
@@ -24,7 +26,7 @@ from nlu.notifications.models import Channel
 from nlu.raw_values import RawValues, reveal
 
 if TYPE_CHECKING:
-    from nlu.actions import ActionResult, Turn
+    from nlu.action_turn import ActionResult, Turn
 
 SUBSCRIBE_PAYLOAD = "/subscribe_notifications"
 CANCEL_PAYLOAD = "/cancel_notifications"
@@ -33,6 +35,7 @@ OFFER_BUTTONS = [
     {"title": "Không", "payload": CANCEL_PAYLOAD},
 ]
 _STOP = 'Nhắn "hủy thông báo" nếu muốn ngừng nhận.'
+_NOTIFICATION_CUES = re.compile(r"\b(?:thong bao|nhan tin|tin nhan|sms)\b")
 
 
 class NotificationDialogue:
@@ -82,7 +85,16 @@ class NotificationDialogue:
             "Anh/chị có muốn nhận thông báo khi hồ sơ có kết quả không ạ?",
             OFFER_BUTTONS,
             intent="check_dossier",
+            kind="dossier",
         )
+
+    def expected(self, turn: Turn) -> bool:
+        """Whether a turn classified as about notifications can be: an offer is open, or it
+        speaks of notifications ("hủy thông báo")."""
+        if _NOTIFICATION_CUES.search(fold_accents(turn.text)):
+            return True
+        with session_scope(self.engine) as session:
+            return service.offered_dossier(session, turn.sender_id, self.offer_age) is not None
 
     def subscribe(self, turn: Turn, result: ActionResult) -> None:
         with session_scope(self.engine) as session:
@@ -93,6 +105,7 @@ class NotificationDialogue:
                     'Để nhận thông báo, anh/chị tra cứu hồ sơ trước (nhắn "tra cứu hồ sơ"), '
                     'rồi chọn "Có, nhận thông báo".',
                     intent="subscribe_notifications",
+                    kind="dossier",
                 )
                 return
             number = self._number_given(turn) if self.settings.sms_url else None
@@ -102,6 +115,7 @@ class NotificationDialogue:
                     "Anh/chị vui lòng đọc số điện thoại di động sẽ nhận tin nhắn, ví dụ: "
                     '"nhận thông báo qua số 0912 345 678".',
                     intent="subscribe_notifications",
+                    kind="dossier",
                 )
                 return
             # the offer stays (until the conversation goes idle): a web subscriber may add SMS
@@ -120,7 +134,7 @@ class NotificationDialogue:
         )
         if channel is Channel.WEB and self.settings.sms_url:
             text += ' Muốn nhận qua tin nhắn SMS, anh/chị nhắn "nhận thông báo qua số" kèm số.'
-        result.say(text, intent="subscribe_notifications", subscribed=channel.value)
+        result.say(text, intent="subscribe_notifications", kind="dossier", subscribed=channel.value)
 
     def cancel(self, turn: Turn, result: ActionResult) -> None:
         """ "Hủy thông báo": the subscriptions of this channel address and those given in this
@@ -142,4 +156,4 @@ class NotificationDialogue:
             text = "Đã hủy nhận thông báo hồ sơ. Tổng đài sẽ không gửi thêm tin nào."
         else:
             text = "Anh/chị hiện không có đăng ký nhận thông báo hồ sơ nào."
-        result.say(text, intent="cancel_notifications", cancelled=ended)
+        result.say(text, intent="cancel_notifications", kind="dossier", cancelled=ended)

@@ -75,7 +75,7 @@ def test_first_message_gets_a_server_issued_session(client):
     body = client.post(
         "/api/v1/chat", json={"session_id": None, "message": "đăng ký kết hôn cần gì"}
     ).json()
-    assert set(body) == {"session_id", "messages", "handoff", "degraded"}
+    assert set(body) == {"session_id", "messages", "handoff", "degraded", "kind", "procedure_code"}
     assert len(body["session_id"]) >= 20 and not body["degraded"] and not body["handoff"]
     assert "Đăng ký kết hôn" in body["messages"][0]["text"]
     turns = client.get(f"/api/v1/chat/{body['session_id']}/messages").json()
@@ -89,7 +89,10 @@ def test_rasa_down_falls_back_to_the_knowledge_base_and_recovers(client, dialogu
         degraded = client.post(
             "/api/v1/chat", json={"session_id": session, "message": "lệ phí làm hộ chiếu"}
         ).json()
-        assert degraded["degraded"] and "200.000 đồng" in degraded["messages"][0]["text"]
+        # the same dialogue as with Rasa: the two passport procedures offered, then chosen
+        assert degraded["degraded"] and degraded["kind"] == "choose"
+        chosen = client.post("/api/v1/chat", json={"session_id": session, "message": "số 2"})
+        assert chosen.json()["kind"] == "answer" and "đồng" in chosen.json()["messages"][0]["text"]
         refused = client.post(
             "/api/v1/chat", json={"session_id": session, "message": "giá vàng hôm nay"}
         ).json()

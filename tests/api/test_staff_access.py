@@ -29,7 +29,11 @@ def test_editors_see_only_conversations_waiting_for_a_person(client: TestClient)
     refused = client.post(f"/api/v1/staff/conversations/{sid}/reply", json=reply, headers=editor)
     assert refused.status_code == 404
     assert client.get(f"/staff/handoff/{sid}").status_code == 404
-    handoff = {"next_action": "action_handoff", "sender_id": sid, "tracker": {"slots": {}}}
+    handoff = {
+        "next_action": "action_handoff",
+        "sender_id": sid,
+        "tracker": {"slots": {}, "latest_message": {"text": "/handoff"}},  # the button
+    }
     client.app.state.actions.run(handoff)  # the citizen asked for a person
     assert client.get(f"/api/v1/staff/conversations/{sid}/turns").status_code == 200
     reviewer = login(client, "reviewer1")

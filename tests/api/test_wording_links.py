@@ -76,7 +76,11 @@ def test_handoff_procedure_pick_links_the_citizens_questions(app, kb):
     # what the Rasa dialogue records when the citizen presses "Gặp nhân viên"
     chat.record_exchange(sid, "/handoff", ["Dạ, tôi đang chuyển..."], "web", intent="handoff")
     app.app.state.actions.run(
-        {"next_action": "action_handoff", "sender_id": sid, "tracker": {"slots": {}}}
+        {
+            "next_action": "action_handoff",
+            "sender_id": sid,
+            "tracker": {"slots": {}, "latest_message": {"text": "/handoff"}},  # the button
+        }
     )
     app.post("/api/v1/chat", json={"session_id": sid, "message": "alo có ai không"})
     code = sorted(kb.known_codes())[0]

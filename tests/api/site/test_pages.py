@@ -209,7 +209,11 @@ def test_dashboard_counts_and_csv(site):
 
 def test_handoff_desk_pages(site):
     sid = site.post("/api/v1/chat", json={"message": "hỏi về đất đai"}).json()["session_id"]
-    handoff = {"next_action": "action_handoff", "sender_id": sid, "tracker": {"slots": {}}}
+    handoff = {
+        "next_action": "action_handoff",
+        "sender_id": sid,
+        "tracker": {"slots": {}, "latest_message": {"text": "/handoff"}},  # the button
+    }
     site.app.state.actions.run(handoff)  # what Rasa runs when the citizen asks for a person
     csrf = sign_in(site, "editor1")
     assert sid in site.get("/staff/handoff").text

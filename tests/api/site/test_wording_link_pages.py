@@ -59,7 +59,11 @@ def test_inbox_group_is_linked_from_the_page(site, kb):
 
 def test_handoff_page_records_the_procedure_answered_about(site, kb):
     sid = site.post("/api/v1/chat", json={"message": "hỏi về đất đai"}).json()["session_id"]
-    handoff = {"next_action": "action_handoff", "sender_id": sid, "tracker": {"slots": {}}}
+    handoff = {
+        "next_action": "action_handoff",
+        "sender_id": sid,
+        "tracker": {"slots": {}, "latest_message": {"text": "/handoff"}},  # the button
+    }
     site.app.state.actions.run(handoff)
     code = sorted(kb.known_codes())[0]
     path = f"/staff/handoff/{sid}/procedure"
