@@ -92,12 +92,15 @@ class ActionServer:
         sender_id = str(body.get("sender_id") or (body.get("tracker") or {}).get("sender_id"))
         with session_scope(self.engine) as session:
             state = dialogue_state.load(session, sender_id)
-        return self.run_turn(name, Turn.from_request(body, state)).as_json()
+        stored = state.to_json() if state is not None else None
+        return self.run_turn(name, Turn.from_request(body, state), stored).as_json()
 
-    def run_turn(self, name: str, turn: Turn) -> ActionResult:
-        """Run one action on a turn and store the state it leaves (degraded mode calls this
-        directly, with a turn built from the stored state)."""
+    def run_turn(self, name: str, turn: Turn, stored: str | None = None) -> ActionResult:
+        """Run one action on a turn and store the state it leaves, if it differs from
+        ``stored`` (by default the turn's state as given). Degraded mode calls this directly,
+        with a turn built from the stored state."""
         result = ActionResult()
+        before = turn.state.to_json() if stored is None else stored
         expected = self._expects.get(name)
         pressed = turn.text.startswith("/")  # a button's payload means what it says
         if expected is not None and not pressed and not expected(turn):
@@ -105,8 +108,9 @@ class ActionServer:
         else:
             self._actions[name](turn, result)
         turn.state.apply(result.events)
-        with session_scope(self.engine) as session:
-            dialogue_state.save(session, turn.sender_id, turn.state)
+        if turn.state.to_json() != before:  # most turns of small talk change nothing
+            with session_scope(self.engine) as session:
+                dialogue_state.save(session, turn.sender_id, turn.state)
         return result
 
     def choose_option(self, turn: Turn, result: ActionResult) -> None:

@@ -13,8 +13,10 @@ import logging
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from knowledge_base.models import utcnow
 from nlu.models import Conversation, DialogueStateRow
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class DialogueState:
         return state
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        stored = asdict(self)
+        del stored["turn"]  # its own column, counted in SQL
+        return json.dumps(stored, ensure_ascii=False)
 
     def open_candidates(self) -> list[str]:
         """The offered list, while it is still the latest thing offered and recent."""
@@ -121,22 +125,44 @@ class DialogueState:
 
 
 def load(session: Session, conversation_id: str) -> DialogueState | None:
-    row = session.get(DialogueStateRow, conversation_id)
-    return DialogueState.from_json(row.state) if row is not None else None
+    row = session.execute(
+        select(DialogueStateRow.turn, DialogueStateRow.state).where(
+            DialogueStateRow.conversation_id == conversation_id
+        )
+    ).first()
+    if row is None:
+        return None
+    state = DialogueState.from_json(row.state)
+    state.turn = row.turn
+    return state
 
 
+# One statement a write: a turn of the chat costs a few of these, and the phone line and
+# the web chat share the database.
 def save(session: Session, conversation_id: str, state: DialogueState) -> None:
-    """Store the state; nothing is stored for an id no conversation has (an action run
-    outside a chat, such as the phone's keypad look-up before the caller has spoken)."""
-    row = session.get(DialogueStateRow, conversation_id)
-    if row is not None:
-        row.state = state.to_json()
-    elif session.get(Conversation, conversation_id) is not None:
-        session.add(DialogueStateRow(conversation_id=conversation_id, state=state.to_json()))
+    """Store the state (the turn count is kept by ``next_turn``); nothing is stored for an id
+    no conversation has (an action run outside a chat, such as the phone's keypad look-up
+    before the caller has spoken)."""
+    written = session.execute(
+        update(DialogueStateRow)
+        .where(DialogueStateRow.conversation_id == conversation_id)
+        .values(state=state.to_json(), updated_at=utcnow())
+    )
+    if written.rowcount == 0 and session.get(Conversation, conversation_id) is not None:  # type: ignore[attr-defined]
+        session.add(
+            DialogueStateRow(
+                conversation_id=conversation_id, turn=state.turn, state=state.to_json()
+            )
+        )
 
 
 def next_turn(session: Session, conversation_id: str) -> None:
-    """Count one citizen turn (called as the citizen's message is stored)."""
-    state = load(session, conversation_id) or DialogueState()
-    state.turn += 1
-    save(session, conversation_id, state)
+    """Count one citizen turn (called as the citizen's message is stored, in its session)."""
+    counted = session.execute(
+        update(DialogueStateRow)
+        .where(DialogueStateRow.conversation_id == conversation_id)
+        .values(turn=DialogueStateRow.turn + 1, updated_at=utcnow())
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        session.flush()  # the conversation row this one points at
+        session.add(DialogueStateRow(conversation_id=conversation_id, turn=1, state="{}"))

@@ -90,6 +90,7 @@ class DialogueStateRow(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
+    turn: Mapped[int] = mapped_column(Integer, default=0)  # citizen turns, counted in SQL
     state: Mapped[str] = mapped_column(Text, default="{}")
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

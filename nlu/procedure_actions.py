@@ -41,6 +41,8 @@ class ProcedureActions:
         move = resolve(turn.text, turn.state, self._name)
         if move.kind is MoveKind.CHOOSE and move.code:
             self.answer_choice(turn, result, move.code, move.question)
+        elif is_bare_choice(turn.text, turn.entities.get("option")):
+            self.choose_option(turn, result)  # "số 5": no such option, or no list open
         elif move.kind is MoveKind.ASPECT_OF_CANDIDATES:
             self._aspect_of_candidates(turn, result, move.question)
         elif move.kind is MoveKind.ASPECT_OF_CURRENT and move.code:

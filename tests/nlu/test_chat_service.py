@@ -1,21 +1,15 @@
 """Chat transcripts and the handoff desk on SQLite and PostgreSQL (knowledge-base-only mode)."""
 
-from pathlib import Path
-
 import pytest
 
 from knowledge_base.db import session_scope
-from knowledge_base.service import KnowledgeBase
-from nlu.chat import ChatService, OfflineDialogue
+from nlu.chat import ChatService
 from nlu.models import Conversation, ConversationState, TurnRole
-from tests.conftest import make_settings
 
 
 @pytest.fixture
-def service(database_url: str, tmp_path: Path) -> ChatService:
-    kb = KnowledgeBase(make_settings(tmp_path, database_url=database_url))
-    kb.warm_up()
-    return ChatService(kb, kb.engine, OfflineDialogue())
+def service(offline_chat: ChatService) -> ChatService:
+    return offline_chat
 
 
 async def test_turns_are_stored_with_what_was_answered(service: ChatService):

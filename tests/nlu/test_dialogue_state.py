@@ -1,17 +1,13 @@
 """The stored dialogue state: what it keeps, what a damaged row reads as, and that it is the
 same state whether Rasa or degraded mode answered the last turn."""
 
-from pathlib import Path
-
 import pytest
 
 from knowledge_base.db import session_scope
-from knowledge_base.service import KnowledgeBase
 from nlu import dialogue_state
-from nlu.chat import ChatService, OfflineDialogue
+from nlu.chat import ChatService
 from nlu.dialogue_state import LIST_OPEN_TURNS, DialogueState
 from nlu.models import DialogueStateRow
-from tests.conftest import make_settings
 
 
 def test_slot_events_are_recorded_with_the_turn_they_were_set_at():
@@ -62,10 +58,8 @@ def test_unknown_keys_are_ignored_and_known_ones_kept():
 
 
 @pytest.fixture
-def service(database_url: str, tmp_path: Path) -> ChatService:
-    kb = KnowledgeBase(make_settings(tmp_path, database_url=database_url))
-    kb.warm_up()
-    return ChatService(kb, kb.engine, OfflineDialogue())
+def service(offline_chat: ChatService) -> ChatService:
+    return offline_chat
 
 
 async def test_each_citizen_turn_is_counted_and_the_state_stored(service: ChatService):

@@ -18,6 +18,7 @@ def upgrade() -> None:
     op.create_table(
         'dialogue_states',
         sa.Column('conversation_id', sa.String(length=64), nullable=False),
+        sa.Column('turn', sa.Integer(), nullable=False),
         sa.Column('state', sa.Text(), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
